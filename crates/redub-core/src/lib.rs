@@ -1,0 +1,17 @@
+//! Redub's shared vocabulary: time and audio units, the transcript types that travel between
+//! stages, the backend traits each stage crate implements, the event envelope, and the one error
+//! type. It owns no I/O and starts no processes; stage crates depend on it and on nothing else
+//! of each other.
+
+pub mod audio;
+pub mod error;
+pub mod event;
+pub mod lang;
+pub mod traits;
+pub mod transcript;
+
+pub use audio::{ms_to_samples, samples_to_ms, Audio};
+pub use error::{Error, Result};
+pub use event::Event;
+pub use traits::{Ctx, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
+pub use transcript::{Flag, Segment, Span, Word};

@@ -1,0 +1,82 @@
+//! Backend traits: small, synchronous, one or two required methods each. Backends get a [`Ctx`]
+//! for progress and cancellation and return data; the pipeline decides where anything is stored.
+
+use crate::{Audio, Result, Segment, Span};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Progress and cancellation handed to a backend.
+pub struct Ctx<'a> {
+    progress: &'a (dyn Fn(u64, u64) + Sync),
+    cancel: Option<&'a AtomicBool>,
+}
+
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(progress: &'a (dyn Fn(u64, u64) + Sync), cancel: Option<&'a AtomicBool>) -> Self {
+        Self { progress, cancel }
+    }
+
+    /// A context that reports nowhere and never cancels (tests, small calls).
+    pub fn quiet() -> Ctx<'static> {
+        Ctx { progress: &|_, _| {}, cancel: None }
+    }
+
+    /// Report `done` of `total` units of work.
+    pub fn progress(&self, done: u64, total: u64) {
+        (self.progress)(done, total)
+    }
+
+    /// Err(Cancelled) once the job was asked to stop; call between units of work.
+    pub fn check_cancel(&self) -> Result<()> {
+        match self.cancel {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(crate::Error::Cancelled),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Finds where people speak.
+pub trait VoiceActivityDetector {
+    /// Speech regions of `audio`, sorted, non-overlapping.
+    fn detect(&mut self, audio: &Audio, ctx: &Ctx) -> Result<Vec<Span>>;
+}
+
+/// Turns speech into timed text.
+pub trait Transcriber {
+    /// Transcribe the given regions of `audio` (times in the result are absolute). `lang` is the
+    /// source language when known; `None` asks the model to detect it.
+    fn transcribe(&mut self, audio: &Audio, regions: &[Span], lang: Option<&str>, ctx: &Ctx) -> Result<Vec<Segment>>;
+
+    /// The most likely spoken language of `audio` and its probability.
+    fn detect_language(&mut self, audio: &Audio) -> Result<(String, f32)>;
+}
+
+/// One line to translate, with what the translator should know about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TranslationItem {
+    pub id: u32,
+    pub speaker: Option<String>,
+    pub text: String,
+    /// Most words the translation may have to fit the line's time.
+    pub budget_words: u32,
+}
+
+/// Translates lines of dialogue.
+pub trait Translator {
+    /// Translate `items` (a window of consecutive lines) from `from` to `to`; one output per item.
+    fn translate(&mut self, items: &[TranslationItem], from: &str, to: &str, ctx: &Ctx) -> Result<Vec<String>>;
+}
+
+/// Speaks text.
+pub trait Synthesizer {
+    /// Speak `text` in `lang` with the named `voice`; `speed` 1.0 is the voice's natural rate.
+    fn synthesize(&mut self, text: &str, lang: &str, voice: &str, speed: f32) -> Result<Audio>;
+
+    /// The voices this engine can use for `lang`, best first.
+    fn voices(&self, lang: &str) -> Vec<String>;
+}
