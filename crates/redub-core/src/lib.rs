@@ -7,6 +7,7 @@ pub mod audio;
 pub mod error;
 pub mod event;
 pub mod lang;
+pub mod paths;
 pub mod traits;
 pub mod transcript;
 
