@@ -1,1 +1,33 @@
-//! redub-media
+//! Everything in Redub that starts `ffmpeg`/`ffprobe` or reads and writes media files.
+//!
+//! - [`probe`] / [`check_input`]: what an input contains, and clear [`Error::Input`]s for files
+//!   Redub cannot dub (missing, empty, not media, no audio, zero length).
+//! - [`extract_audio`]: the input's audio as PCM WAV (`speech16k.wav`, `mix.wav`).
+//! - [`read_wav`], [`read_wav_mono`], [`write_wav`], [`write_wav_interleaved`]: WAV via hound.
+//! - [`mux`]: the input's video copied bit for bit plus the dubbed audio as AAC, lasting exactly
+//!   as long as the input; [`video_stream_hash`] proves the video was not touched.
+//! - [`srt_string`] / [`write_srt`]: SubRip subtitles.
+//!
+//! External programs run through the small builder [`Tool`], which captures stderr and turns a
+//! failure into [`Error::Process`] with its last lines (and a missing ffmpeg into a hint to run
+//! `make setup`). `REDUB_FFMPEG` and `REDUB_FFPROBE` override the executables. Every file this
+//! crate writes is written under a temporary name in the destination directory and renamed into
+//! place, so a half-written file never looks finished.
+//!
+//! [`Error::Input`]: redub_core::Error::Input
+//! [`Error::Process`]: redub_core::Error::Process
+
+mod cmd;
+mod ffmpeg;
+mod fsutil;
+mod probe;
+mod srt;
+mod wav;
+
+pub use cmd::{Captured, Tool, STDERR_TAIL_LINES};
+pub use ffmpeg::{extract_audio, mux, video_stream_hash, MuxOptions, AAC_BITRATE};
+pub use probe::{check_input, parse_probe_json, probe, AudioStream, Probe, VideoStream};
+pub use srt::{srt_string, srt_timestamp, write_srt};
+pub use wav::{
+    downmix, read_wav, read_wav_mono, write_wav, write_wav_as, write_wav_i16, write_wav_interleaved, WavFormat,
+};
