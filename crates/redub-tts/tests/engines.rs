@@ -1,0 +1,115 @@
+//! The real engines. These need `make setup` (Kokoro files, espeak-ng) and fail with its
+//! message when something is missing, rather than being skipped.
+
+#![allow(clippy::unwrap_used)]
+
+use redub_core::{Audio, Error, Synthesizer};
+use redub_tts::{engine_for, phonemize, Espeak, Kokoro};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+const SENTENCE: &str = "Hola, ¿cómo estás? No sabía que estabas ahí.";
+
+/// One Kokoro for all tests: loading it takes seconds and the tests share 2 cores.
+fn kokoro() -> MutexGuard<'static, Kokoro> {
+    static K: OnceLock<Mutex<Kokoro>> = OnceLock::new();
+    K.get_or_init(|| Mutex::new(Kokoro::load().unwrap_or_else(|e| panic!("{e}"))))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+fn rms(a: &Audio) -> f32 {
+    (a.samples.iter().map(|x| x * x).sum::<f32>() / a.samples.len().max(1) as f32).sqrt()
+}
+
+#[test]
+fn kokoro_speaks_spanish() {
+    let mut k = kokoro();
+    let t = Instant::now();
+    let a = k.synthesize(SENTENCE, "es", "jf_alpha", 1.0).unwrap();
+    let took = t.elapsed();
+    assert_eq!(a.rate, 24_000);
+    let ms = a.duration_ms();
+    eprintln!("kokoro: {ms} ms of speech in {took:?} ({:.2} s per s)", took.as_secs_f64() * 1000.0 / ms as f64);
+    assert!((500..=8000).contains(&ms), "{ms} ms");
+    assert!(rms(&a) > 0.01, "rms {}", rms(&a));
+}
+
+#[test]
+fn kokoro_speed_shortens() {
+    let mut k = kokoro();
+    let normal = k.synthesize(SENTENCE, "es", "jf_alpha", 1.0).unwrap().duration_ms();
+    let fast = k.synthesize(SENTENCE, "es", "jf_alpha", 1.3).unwrap().duration_ms();
+    assert!((fast as f64) < normal as f64 * 0.85, "1.0: {normal} ms, 1.3: {fast} ms");
+}
+
+#[test]
+fn kokoro_voices_differ() {
+    let mut k = kokoro();
+    let voices = k.voices("es");
+    assert_eq!(voices.len(), 5, "{voices:?}");
+    assert!(voices.contains(&"jm_kumo".to_string()));
+    let a = k.synthesize("Buenos días.", "es", "jf_alpha", 1.0).unwrap();
+    let b = k.synthesize("Buenos días.", "es", "jm_kumo", 1.0).unwrap();
+    assert_ne!(a.samples, b.samples);
+    assert!(matches!(k.synthesize("Hola", "es", "nobody", 1.0), Err(Error::Unsupported(_))));
+}
+
+#[test]
+fn kokoro_splits_long_text() {
+    let mut k = kokoro();
+    let long = "Esta es una frase bastante larga que se repite muchas veces para pasar del límite. ".repeat(7);
+    let ids = k.ids(&long, "es").unwrap();
+    assert!(ids.len() > 510, "{} ids", ids.len());
+    // Fast, to keep the test short: the length check only needs both pieces to be spoken.
+    let a = k.synthesize(&long, "es", "jf_alpha", 2.0).unwrap();
+    assert!(a.duration_ms() > 10_000, "{} ms", a.duration_ms());
+    assert!(rms(&a) > 0.01);
+}
+
+#[test]
+fn kokoro_handles_empty_and_punctuation() {
+    let mut k = kokoro();
+    assert!(k.synthesize("", "es", "jf_alpha", 1.0).unwrap().samples.is_empty());
+    assert!(k.synthesize(" … ", "es", "jf_alpha", 1.0).unwrap().samples.is_empty());
+}
+
+#[test]
+fn phonemize_spanish() {
+    let p = phonemize::ipa("Hola", "es").unwrap();
+    assert!(p.contains('o') && p.contains('l'), "{p}");
+    let p = phonemize::ipa(SENTENCE, "es").unwrap();
+    assert_eq!(p.matches(['?', ',', '.']).count(), 3, "{p}");
+    assert!(p.contains('ˈ'), "{p}");
+}
+
+#[test]
+fn espeak_speaks() {
+    let mut e = Espeak::new();
+    let voices = e.voices("de");
+    assert_eq!(voices[0], "de");
+    assert!(voices.contains(&"de+f3".to_string()));
+    let a = e.synthesize("Guten Morgen, wie geht es dir?", "de", "de+f3", 1.0).unwrap();
+    assert_eq!(a.rate, 22_050);
+    assert!(rms(&a) > 0.01, "rms {}", rms(&a));
+    assert!((500..=8000).contains(&a.duration_ms()), "{} ms", a.duration_ms());
+    let m = e.synthesize("Guten Morgen, wie geht es dir?", "de", "de+m3", 1.0).unwrap();
+    assert_ne!(a.samples, m.samples);
+    let fast = e.synthesize("Guten Morgen, wie geht es dir?", "de", "de+f3", 1.5).unwrap();
+    assert!(fast.duration_ms() < a.duration_ms());
+}
+
+#[test]
+fn engines_by_language() {
+    // Kokoro for its languages, espeak-ng (22050 Hz) for the rest.
+    let mut ru = engine_for("ru").unwrap();
+    assert_eq!(ru.synthesize("Привет", "ru", "", 1.0).unwrap().rate, 22_050);
+    match engine_for("xx") {
+        Err(Error::Unsupported(m)) => assert!(m.contains("Kokoro speaks es") && m.contains("ru"), "{m}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("'xx' should be unsupported"),
+    }
+    let es = engine_for("es").unwrap();
+    assert!(es.voices("es").contains(&"jf_alpha".to_string()), "es should get Kokoro");
+    assert!(Kokoro::speaks("pt-BR") && Kokoro::speaks("en") && !Kokoro::speaks("de"));
+}
