@@ -1,1 +1,14 @@
-//! redub-pipeline
+//! The dubbing pipeline: stage order, the job folder, cache keys and resume. Only this crate
+//! knows which stage follows which; the stage crates know only `redub-core` (and dsp/media).
+//! See `docs/ARCHITECTURE.md` for the data flow.
+
+pub mod backends;
+pub mod dub;
+pub mod events;
+pub mod job;
+pub mod render;
+
+pub use backends::{Backends, OfflineBackends};
+pub use dub::{dub, job_id, DubRequest, DubSummary};
+pub use events::EventSink;
+pub use job::{Job, Manifest};

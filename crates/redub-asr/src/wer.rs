@@ -1,0 +1,76 @@
+//! Word error rate: (substitutions + deletions + insertions) / reference words, on lower-cased
+//! words with punctuation removed (apostrophes inside words are kept: "didn't" stays one word).
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WerReport {
+    pub substitutions: usize,
+    pub deletions: usize,
+    pub insertions: usize,
+    pub reference_words: usize,
+}
+
+impl WerReport {
+    pub fn rate(&self) -> f64 {
+        if self.reference_words == 0 {
+            return if self.insertions == 0 { 0.0 } else { 1.0 };
+        }
+        (self.substitutions + self.deletions + self.insertions) as f64 / self.reference_words as f64
+    }
+}
+
+/// Lower-case words with punctuation stripped.
+pub fn normalize_words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'')
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+                .trim_matches('\'')
+                .to_string()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Levenshtein alignment over words, counting each kind of error.
+pub fn word_error_rate(reference: &str, hypothesis: &str) -> WerReport {
+    let r = normalize_words(reference);
+    let h = normalize_words(hypothesis);
+    // cost[i][j] = (total, subs, dels, ins) aligning r[..i] with h[..j]
+    let mut prev: Vec<(usize, usize, usize, usize)> = (0..=h.len()).map(|j| (j, 0, 0, j)).collect();
+    for i in 1..=r.len() {
+        let mut cur = vec![(i, 0, i, 0)];
+        for j in 1..=h.len() {
+            let diag = prev[j - 1];
+            let sub = if r[i - 1] == h[j - 1] { diag } else { (diag.0 + 1, diag.1 + 1, diag.2, diag.3) };
+            let del = { let p = prev[j]; (p.0 + 1, p.1, p.2 + 1, p.3) };
+            let ins = { let p = cur[j - 1]; (p.0 + 1, p.1, p.2, p.3 + 1) };
+            let best = [sub, del, ins].into_iter().min_by_key(|c| c.0).unwrap_or(sub);
+            cur.push(best);
+        }
+        prev = cur;
+    }
+    let (_, s, d, i) = prev[h.len()];
+    WerReport { substitutions: s, deletions: d, insertions: i, reference_words: r.len() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_each_error_kind() {
+        let w = word_error_rate("the cat sat on the mat", "the cat sat on mat");
+        assert_eq!((w.substitutions, w.deletions, w.insertions), (0, 1, 0));
+        let w = word_error_rate("a b c", "a x c d");
+        assert_eq!((w.substitutions, w.deletions, w.insertions), (1, 0, 1));
+        assert!((w.rate() - 2.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn normalization_ignores_case_and_punctuation() {
+        assert_eq!(word_error_rate("Oh, hello. I didn't know!", "oh hello i didn't know").rate(), 0.0);
+        assert_eq!(normalize_words("'Quoted' words, yes?"), vec!["quoted", "words", "yes"]);
+    }
+}

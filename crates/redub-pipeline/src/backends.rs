@@ -1,0 +1,69 @@
+//! Which backend serves each stage. [`OfflineBackends`] is the default stack (Silero VAD,
+//! Whisper, Apertium, Kokoro/espeak-ng); tests substitute their own. Backends are built lazily,
+//! so a rerun whose stages are all finished loads no model.
+
+use redub_core::{Result, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
+
+pub trait Backends {
+    fn vad(&self) -> Result<Box<dyn VoiceActivityDetector>>;
+    fn transcriber(&self) -> Result<Box<dyn Transcriber>>;
+    fn translator(&self, from: &str, to: &str) -> Result<Box<dyn Translator>>;
+    fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>>;
+    /// Names and model identities that go into the cache keys of each stage.
+    fn identity(&self, stage: &str) -> serde_json::Value;
+    /// Fail before any work if the pair cannot be served (`from` may be unknown yet).
+    fn check_pair(&self, from: Option<&str>, to: &str) -> Result<()>;
+}
+
+/// The default offline stack: every stage a real model, nothing fetched at run time.
+#[derive(Debug, Default)]
+pub struct OfflineBackends;
+
+fn model_id(rel: &str) -> serde_json::Value {
+    let p = redub_core::paths::models_dir().join(rel);
+    let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+    serde_json::json!({ "file": rel, "bytes": size })
+}
+
+impl Backends for OfflineBackends {
+    fn vad(&self) -> Result<Box<dyn VoiceActivityDetector>> {
+        Ok(Box::new(redub_vad::SileroVad::load(redub_vad::VadSettings::default())?))
+    }
+
+    fn transcriber(&self) -> Result<Box<dyn Transcriber>> {
+        Ok(Box::new(redub_asr::Whisper::load(redub_asr::WhisperSettings::default())?))
+    }
+
+    fn translator(&self, from: &str, to: &str) -> Result<Box<dyn Translator>> {
+        Ok(Box::new(redub_translate::Apertium::new(from, to)?))
+    }
+
+    fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>> {
+        let engine = redub_tts::engine_for(lang)?;
+        Ok(engine)
+    }
+
+    fn identity(&self, stage: &str) -> serde_json::Value {
+        match stage {
+            "vad" => serde_json::json!({ "backend": "silero-vad", "model": model_id("silero-vad/silero_vad.onnx") }),
+            "transcribe" => serde_json::json!({ "backend": "whisper", "model": model_id("whisper-base/ggml-base.bin"), "beam": 5 }),
+            "translate" => serde_json::json!({ "backend": "apertium" }),
+            "synthesize" => serde_json::json!({ "backend": "kokoro|espeak-ng", "model": model_id("kokoro/kokoro-v1.0.int8.onnx") }),
+            _ => serde_json::Value::Null,
+        }
+    }
+
+    fn check_pair(&self, from: Option<&str>, to: &str) -> Result<()> {
+        match from {
+            Some(from) => redub_translate::check_pair("apertium", from, to),
+            None => {
+                let pairs = redub_translate::available_pairs()?;
+                if pairs.iter().any(|(_, t)| t == to) {
+                    Ok(())
+                } else {
+                    redub_translate::check_pair("apertium", "en", to)
+                }
+            }
+        }
+    }
+}

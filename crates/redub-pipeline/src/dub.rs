@@ -1,0 +1,374 @@
+//! `dub`: the whole job, stage by stage (DESIGN §1). Each stage reads the previous stages'
+//! files from the job folder and writes its own; see `job.rs` for how finished stages are kept.
+
+use crate::backends::Backends;
+use crate::events::EventSink;
+use crate::job::{read_json, write_json, Job};
+use crate::render::{self, Clip, LinePlacement};
+use redub_core::{Audio, Ctx, Error, Flag, Result, Segment, Span};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Segments whose mean word probability is below this are flagged for review.
+const LOW_CONFIDENCE: f32 = 0.6;
+/// The engine is asked to speak at most this much faster; time-stretch does the rest.
+const MAX_ENGINE_SPEED: f64 = 1.25;
+/// Lines of context/batching for the translator (DESIGN §1, translate).
+const WINDOW: usize = 5;
+/// Speaker label used until diarization assigns real ones.
+const DEFAULT_SPEAKER: &str = "S1";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DubRequest {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// Source language; detected when `None`.
+    pub from: Option<String>,
+    pub to: String,
+    /// Keep the original audio as a second track.
+    pub keep_original_audio: bool,
+    /// Folder that holds job folders.
+    pub jobs_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DubSummary {
+    pub job_dir: PathBuf,
+    pub output: PathBuf,
+    pub subtitles: Vec<PathBuf>,
+    pub from: String,
+    pub to: String,
+    pub lines: usize,
+    pub skipped_stages: Vec<String>,
+}
+
+/// One translated line as stored in `04-translate/translations.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TranslatedLine {
+    pub id: u32,
+    pub speaker: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub source_text: String,
+    pub target_text: String,
+    pub budget_words: u32,
+    pub flags: Vec<Flag>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ClipEntry {
+    id: u32,
+    file: String,
+    voice: String,
+    engine_speed: f32,
+    natural_ms: u64,
+}
+
+/// Stable id for the same input and languages, so rerunning the same command resumes.
+pub fn job_id(input: &Path, from: Option<&str>, to: &str) -> String {
+    let abs = std::fs::canonicalize(input).unwrap_or_else(|_| input.to_path_buf());
+    let mut h = Sha256::new();
+    h.update(abs.to_string_lossy().as_bytes());
+    h.update(from.unwrap_or("auto").as_bytes());
+    h.update(to.as_bytes());
+    let stem: String = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().chars().map(|c| if c.is_alphanumeric() || c == '-' { c } else { '_' }).collect())
+        .unwrap_or_else(|| "job".into());
+    format!("{stem}-{to}-{}", &hex::encode(h.finalize())[..8])
+}
+
+pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Result<DubSummary> {
+    // Everything that can be refused is refused before a job folder exists.
+    let probe = redub_media::check_input(&req.input)?;
+    backends.check_pair(req.from.as_deref(), &req.to)?;
+    if let Some(parent) = req.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            return Err(Error::Input {
+                path: req.output.clone(),
+                problem: "the output folder does not exist".into(),
+                fix: "create it or pass another -o path".into(),
+            });
+        }
+    }
+    let id = job_id(&req.input, req.from.as_deref(), &req.to);
+    let job = Job::open(&req.jobs_dir.join(&id), &id, &serde_json::to_value(req).unwrap_or_default(), events)?;
+    let ev = &job.events;
+    ev.emit("job_started", json!({ "input": req.input, "to": req.to, "job_dir": job.dir }));
+    let mut skipped = Vec::new();
+    let mut note = |r: &crate::job::StageResult, name: &str| {
+        if r.skipped {
+            skipped.push(name.to_string());
+        }
+    };
+
+    // ---- 01 ingest ------------------------------------------------------------------------
+    let meta = std::fs::metadata(&req.input).map_err(|e| Error::io(&req.input, e))?;
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_millis() as u64);
+    let input_abs = std::fs::canonicalize(&req.input).unwrap_or_else(|_| req.input.clone());
+    let ingest = job.stage("01-ingest", 1, json!({ "input": input_abs, "bytes": meta.len(), "mtime_ms": mtime }), |dir| {
+        write_json(&dir.join("probe.json"), &probe)?;
+        redub_media::extract_audio(&req.input, &dir.join("speech16k.wav"), Some(16_000), true)?;
+        redub_media::extract_audio(&req.input, &dir.join("mix.wav"), None, false)
+    })?;
+    note(&ingest, "01-ingest");
+    let speech = redub_media::read_wav_mono(&ingest.dir.join("speech16k.wav"))?;
+
+    // ---- 02 vad ---------------------------------------------------------------------------
+    let vad = job.stage("02-vad", 1, json!({ "up": ingest.key, "backend": backends.identity("vad") }), |dir| {
+        let mut vad = backends.vad()?;
+        let progress = ev.progress_fn("02-vad");
+        let regions = vad.detect(&speech, &Ctx::new(&progress, None))?;
+        write_json(&dir.join("regions.json"), &regions)
+    })?;
+    note(&vad, "02-vad");
+    let regions: Vec<Span> = read_json(&vad.dir.join("regions.json"))?;
+
+    // ---- 03 transcribe --------------------------------------------------------------------
+    let asr = job.stage("03-transcribe", 1, json!({ "up": vad.key, "from": req.from, "backend": backends.identity("transcribe") }), |dir| {
+        let mut asr = backends.transcriber()?;
+        let progress = ev.progress_fn("03-transcribe");
+        let mut segments = asr.transcribe(&speech, &regions, req.from.as_deref(), &Ctx::new(&progress, None))?;
+        for s in &mut segments {
+            s.speaker.get_or_insert_with(|| DEFAULT_SPEAKER.to_string());
+        }
+        write_json(&dir.join("segments.json"), &segments)
+    })?;
+    note(&asr, "03-transcribe");
+    let segments: Vec<Segment> = read_json(&asr.dir.join("segments.json"))?;
+    let from = req.from.clone().or_else(|| segments.first().map(|s| s.lang.clone())).unwrap_or_else(|| "en".into());
+    for s in &segments {
+        ev.emit("segment", json!({ "id": s.id, "speaker": s.speaker, "start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text }));
+    }
+    // The source language may only be known now; the pair is checked before translating.
+    backends.check_pair(Some(&from), &req.to)?;
+
+    // ---- 04 translate ---------------------------------------------------------------------
+    let tr = job.stage("04-translate", 1, json!({ "up": asr.key, "from": from, "to": req.to, "backend": backends.identity("translate") }), |dir| {
+        let mut translator = backends.translator(&from, &req.to)?;
+        let progress = ev.progress_fn("04-translate");
+        let ctx = Ctx::new(&progress, None);
+        let mut lines = Vec::new();
+        for (w, window) in segments.chunks(WINDOW).enumerate() {
+            ctx.progress((w * WINDOW) as u64, segments.len() as u64);
+            let items: Vec<redub_core::traits::TranslationItem> = window
+                .iter()
+                .map(|s| redub_core::traits::TranslationItem {
+                    id: s.id,
+                    speaker: s.speaker.clone(),
+                    text: s.text.clone(),
+                    budget_words: redub_translate::word_budget(s.duration_ms(), &req.to),
+                })
+                .collect();
+            let out = translator.translate(&items, &from, &req.to, &ctx)?;
+            if out.len() != items.len() {
+                return Err(Error::backend("translate", format!("{} lines in, {} out", items.len(), out.len())));
+            }
+            for ((s, item), target) in window.iter().zip(&items).zip(out) {
+                let mut flags = Vec::new();
+                if redub_translate::word_count(&target) > item.budget_words {
+                    flags.push(Flag::OverBudget);
+                }
+                if s.confidence < LOW_CONFIDENCE {
+                    flags.push(Flag::LowAsrConfidence);
+                }
+                lines.push(TranslatedLine {
+                    id: s.id,
+                    speaker: s.speaker.clone().unwrap_or_else(|| DEFAULT_SPEAKER.into()),
+                    start_ms: s.start_ms,
+                    end_ms: s.end_ms,
+                    source_text: s.text.clone(),
+                    target_text: target,
+                    budget_words: item.budget_words,
+                    flags,
+                });
+            }
+        }
+        ctx.progress(segments.len() as u64, segments.len() as u64);
+        write_json(&dir.join("translations.json"), &lines)
+    })?;
+    note(&tr, "04-translate");
+    let lines: Vec<TranslatedLine> = read_json(&tr.dir.join("translations.json"))?;
+    for l in &lines {
+        ev.emit("segment", json!({ "id": l.id, "speaker": l.speaker, "start_ms": l.start_ms, "end_ms": l.end_ms, "text": l.source_text, "target_text": l.target_text, "flags": l.flags }));
+    }
+
+    // ---- 05 synthesize --------------------------------------------------------------------
+    let synth_dir = job.stage_dir("05-synthesize");
+    let synth = job.stage("05-synthesize", 1, json!({ "up": tr.key, "to": req.to, "backend": backends.identity("synthesize") }), |dir| {
+        let mut tts = backends.synthesizer(&req.to)?;
+        let voices = tts.voices(&req.to);
+        let voice = voices.first().cloned().ok_or_else(|| Error::Unsupported(format!("no voice speaks {}", req.to)))?;
+        let progress = ev.progress_fn("05-synthesize");
+        let clips_dir = dir.join("clips");
+        std::fs::create_dir_all(&clips_dir).map_err(|e| Error::io(&clips_dir, e))?;
+        let mut entries = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            progress(i as u64, lines.len() as u64);
+            if l.target_text.trim().is_empty() {
+                continue;
+            }
+            let mut h = Sha256::new();
+            h.update(format!("{}\u{0}{}\u{0}{}\u{0}{}", l.target_text, voice, req.to, l.end_ms - l.start_ms).as_bytes());
+            let file = format!("{}-{}.wav", l.id, &hex::encode(h.finalize())[..10]);
+            // A clip made by an earlier run for the same text, voice and slot is reused as is.
+            let earlier = synth_dir.join("clips").join(&file);
+            let (audio, speed) = if let (Ok(a), Ok(prev)) = (redub_media::read_wav_mono(&earlier), read_json::<Vec<ClipEntry>>(&synth_dir.join("clips.json"))) {
+                let speed = prev.iter().find(|e| e.file == file).map(|e| e.engine_speed).unwrap_or(1.0);
+                (a, speed)
+            } else {
+                fit_with_engine(tts.as_mut(), &l.target_text, &req.to, &voice, l.end_ms - l.start_ms)?
+            };
+            redub_media::write_wav(&clips_dir.join(&file), &audio)?;
+            entries.push(ClipEntry { id: l.id, file, voice: voice.clone(), engine_speed: speed, natural_ms: audio.duration_ms() });
+        }
+        progress(lines.len() as u64, lines.len() as u64);
+        write_json(&dir.join("clips.json"), &entries)
+    })?;
+    note(&synth, "05-synthesize");
+
+    // ---- 06 render ------------------------------------------------------------------------
+    let rendered = job.stage("06-render", 1, json!({ "up": [synth.key, ingest.key] }), |dir| {
+        let (rate, channels, mix) = redub_media::read_wav(&ingest.dir.join("mix.wav"))?;
+        let original = Audio::new(rate, redub_media::downmix(&mix, channels));
+        let entries: Vec<ClipEntry> = read_json(&synth.dir.join("clips.json"))?;
+        let mut clips = Vec::new();
+        for e in &entries {
+            let a = redub_media::read_wav_mono(&synth.dir.join("clips").join(&e.file))?;
+            clips.push(Clip { segment_id: e.id, audio: redub_dsp::resample(&a, rate)?, engine_speed: e.engine_speed });
+        }
+        let placed_segments: Vec<Segment> = lines
+            .iter()
+            .map(|l| Segment { id: l.id, speaker: Some(l.speaker.clone()), start_ms: l.start_ms, end_ms: l.end_ms, text: l.target_text.clone(), words: vec![], confidence: 1.0, lang: req.to.clone() })
+            .collect();
+        let end_ms = original.duration_ms();
+        let (speech_track, placements) = render::render_speech(&placed_segments, &clips, &original, end_ms);
+        let spans: Vec<(u64, u64)> = placements.iter().map(|p| (p.start_ms.min(p.clip_start_ms), p.end_ms.max(p.clip_start_ms + p.clip_ms))).collect();
+        let mut out = render::mix_over_background(&mix, channels, &speech_track, &spans);
+        // The final track is loudness-matched to the source (EBU R128), never clipped.
+        let src_lufs = redub_dsp::integrated_loudness(&original)?;
+        let out_lufs = redub_dsp::integrated_loudness(&Audio::new(rate, redub_media::downmix(&out, channels)))?;
+        let mut gain_db = if src_lufs.is_finite() && out_lufs.is_finite() { (src_lufs - out_lufs) as f32 } else { 0.0 };
+        let peak = redub_dsp::peak(&out) * redub_dsp::db_to_gain(gain_db);
+        if peak > 0.98 {
+            gain_db += 20.0 * (0.98 / peak).log10();
+        }
+        let g = redub_dsp::db_to_gain(gain_db);
+        out.iter_mut().for_each(|x| *x *= g);
+        redub_media::write_wav_interleaved(&dir.join("dub.wav"), rate, channels, &out)?;
+        let report = RenderReport::new(&placements, src_lufs, out_lufs + gain_db as f64);
+        write_json(&dir.join("report.json"), &report)
+    })?;
+    note(&rendered, "06-render");
+
+    // ---- 07 mux ---------------------------------------------------------------------------
+    let out_abs = absolute(&req.output);
+    let mux_inputs = json!({ "up": [rendered.key, ingest.key], "output": out_abs, "keep_original_audio": req.keep_original_audio });
+    if !req.output.exists() {
+        // A finished mux whose output was deleted since is not finished.
+        let _ = std::fs::remove_file(job.stage_dir("07-mux").join("manifest.json"));
+    }
+    let srt_src = sibling(&req.output, &format!("{from}.srt"));
+    let srt_dst = sibling(&req.output, &format!("{}.srt", req.to));
+    let muxed = job.stage("07-mux", 1, mux_inputs, |_dir| {
+        let opts = redub_media::MuxOptions {
+            keep_original_audio: req.keep_original_audio,
+            dub_language: redub_core::lang::to_iso3(&req.to).map(str::to_string),
+            original_language: redub_core::lang::to_iso3(&from).map(str::to_string),
+        };
+        redub_media::mux(&req.input, &rendered.dir.join("dub.wav"), &req.output, &opts)?;
+        let src: Vec<(u64, u64, &str)> = lines.iter().map(|l| (l.start_ms, l.end_ms, l.source_text.as_str())).collect();
+        let dst: Vec<(u64, u64, &str)> = lines.iter().map(|l| (l.start_ms, l.end_ms, l.target_text.as_str())).collect();
+        redub_media::write_srt(&srt_src, &src)?;
+        redub_media::write_srt(&srt_dst, &dst)
+    })?;
+    note(&muxed, "07-mux");
+
+    // ---- qa: the job is done only once the output exists and probes right ---------------
+    let out_probe = redub_media::probe(&req.output)?;
+    let drift = out_probe.duration_ms.abs_diff(probe.duration_ms);
+    if drift > 50 {
+        ev.emit("warning", json!({ "message": format!("output lasts {} ms, input {} ms", out_probe.duration_ms, probe.duration_ms) }));
+    }
+    let mut report: serde_json::Value = read_json(&rendered.dir.join("report.json"))?;
+    let mut timings = serde_json::Map::new();
+    for stage in ["01-ingest", "02-vad", "03-transcribe", "04-translate", "05-synthesize", "06-render", "07-mux"] {
+        if let Ok(m) = read_json::<crate::job::Manifest>(&job.stage_dir(stage).join("manifest.json")) {
+            timings.insert(stage.into(), json!(m.took_ms));
+        }
+    }
+    report["stage_ms"] = serde_json::Value::Object(timings);
+    report["input"] = json!({ "path": req.input, "duration_ms": probe.duration_ms });
+    report["output"] = json!({ "path": req.output, "duration_ms": out_probe.duration_ms });
+    report["languages"] = json!({ "from": from, "to": req.to });
+    report["speakers"] = json!(lines.iter().map(|l| l.speaker.clone()).collect::<std::collections::BTreeSet<_>>());
+    let out_dir = job.dir.join("output");
+    std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
+    write_json(&out_dir.join("report.json"), &report)?;
+    ev.emit("done", json!({ "output": req.output, "report": out_dir.join("report.json"), "lines": lines.len() }));
+    Ok(DubSummary {
+        job_dir: job.dir.clone(),
+        output: req.output.clone(),
+        subtitles: vec![srt_src, srt_dst],
+        from,
+        to: req.to.clone(),
+        lines: lines.len(),
+        skipped_stages: skipped,
+    })
+}
+
+/// Synthesise `text` to fit `slot_ms`: at natural speed first; if that is too long, ask the
+/// engine once for the speed that fits (up to [`MAX_ENGINE_SPEED`]); the render stage
+/// time-stretches what remains.
+fn fit_with_engine(tts: &mut dyn redub_core::Synthesizer, text: &str, lang: &str, voice: &str, slot_ms: u64) -> Result<(Audio, f32)> {
+    let natural = tts.synthesize(text, lang, voice, 1.0)?;
+    let ratio = natural.duration_ms() as f64 / slot_ms.max(1) as f64;
+    if ratio <= render::DEAD_BAND {
+        return Ok((natural, 1.0));
+    }
+    let speed = ratio.min(MAX_ENGINE_SPEED) as f32;
+    Ok((tts.synthesize(text, lang, voice, speed)?, speed))
+}
+
+/// The per-line and per-job numbers of the render stage.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RenderReport {
+    pub lines: Vec<LinePlacement>,
+    pub source_lufs: f64,
+    pub output_lufs: f64,
+    pub max_stretch: f64,
+    /// Share of lines needing no more than the comfortable stretch (1.15×).
+    pub comfortable_share: f64,
+    pub flagged: usize,
+}
+
+impl RenderReport {
+    fn new(lines: &[LinePlacement], source_lufs: f64, output_lufs: f64) -> Self {
+        let max_stretch = lines.iter().map(|l| l.stretch).fold(1.0, f64::max);
+        let ok = lines.iter().filter(|l| l.stretch <= render::COMFORTABLE).count();
+        Self {
+            lines: lines.to_vec(),
+            source_lufs: if source_lufs.is_finite() { source_lufs } else { -99.0 },
+            output_lufs: if output_lufs.is_finite() { output_lufs } else { -99.0 },
+            max_stretch,
+            comfortable_share: if lines.is_empty() { 1.0 } else { ok as f64 / lines.len() as f64 },
+            flagged: lines.iter().filter(|l| !l.flags.is_empty()).count(),
+        }
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// `film.es.mp4` + `en.srt` → `film.es.en.srt` beside it.
+fn sibling(output: &Path, suffix: &str) -> PathBuf {
+    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dub".into());
+    output.with_file_name(format!("{stem}.{suffix}"))
+}

@@ -1,0 +1,158 @@
+//! A job is a folder (DESIGN §4): `job.json` (the request), one folder per stage with a
+//! `manifest.json` written last, `events.jsonl`, and `output/`.
+//!
+//! A stage is done only if its manifest exists and its key matches the key computed now from
+//! the stage version, its settings, the model identity and the upstream keys. A stage writes into
+//! `<stage>.tmp/` and is renamed into place after its manifest, so a crash mid-stage leaves
+//! nothing that looks finished, and changing a setting reruns only what depends on it.
+
+use crate::events::EventSink;
+use redub_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What a finished stage left behind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub stage: String,
+    pub key: String,
+    /// The inputs and settings the key was made from, for people reading the folder.
+    pub inputs: serde_json::Value,
+    pub took_ms: u64,
+}
+
+/// Hash of everything a stage's result depends on.
+pub fn stage_key(stage: &str, version: u32, inputs: &serde_json::Value) -> String {
+    let mut h = Sha256::new();
+    h.update(stage.as_bytes());
+    h.update(version.to_le_bytes());
+    h.update(inputs.to_string().as_bytes());
+    hex::encode(&h.finalize()[..12])
+}
+
+#[derive(Debug)]
+pub struct Job {
+    pub id: String,
+    pub dir: PathBuf,
+    pub events: EventSink,
+}
+
+impl Job {
+    /// Open (or create) the job folder and its event log.
+    pub fn open(dir: &Path, id: &str, request: &serde_json::Value, events: EventSink) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let req = dir.join("job.json");
+        let text = serde_json::to_string_pretty(request).map_err(|e| Error::Json { path: req.clone(), source: e })?;
+        write_atomic(&req, text.as_bytes())?;
+        let events = events.with_log(&dir.join("events.jsonl"), id)?;
+        Ok(Self { id: id.to_string(), dir: dir.to_path_buf(), events })
+    }
+
+    pub fn stage_dir(&self, stage: &str) -> PathBuf {
+        self.dir.join(stage)
+    }
+
+    /// The manifest of a finished stage whose key matches, if any.
+    pub fn finished(&self, stage: &str, key: &str) -> Option<Manifest> {
+        let path = self.stage_dir(stage).join("manifest.json");
+        let m: Manifest = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        (m.key == key).then_some(m)
+    }
+
+    /// Run `work` for `stage` unless a finished result with the same key exists. `work` writes
+    /// into the folder it is given; the folder becomes the stage's only after it returns Ok.
+    pub fn stage<F>(&self, stage: &str, version: u32, inputs: serde_json::Value, work: F) -> Result<StageResult>
+    where
+        F: FnOnce(&Path) -> Result<()>,
+    {
+        let key = stage_key(stage, version, &inputs);
+        let dir = self.stage_dir(stage);
+        if self.finished(stage, &key).is_some() {
+            self.events.emit("stage_skipped", serde_json::json!({ "stage": stage, "key": key, "reason": "finished earlier with the same inputs" }));
+            return Ok(StageResult { dir, key, skipped: true });
+        }
+        self.events.emit("stage_started", serde_json::json!({ "stage": stage, "key": key }));
+        let t0 = Instant::now();
+        let tmp = self.dir.join(format!("{stage}.tmp"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        if let Err(e) = work(&tmp) {
+            self.events.emit("error", serde_json::json!({ "stage": stage, "message": format!("{e}") }));
+            return Err(e);
+        }
+        let took_ms = t0.elapsed().as_millis() as u64;
+        let manifest = Manifest { stage: stage.to_string(), key: key.clone(), inputs, took_ms };
+        let mpath = tmp.join("manifest.json");
+        let text = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Json { path: mpath.clone(), source: e })?;
+        write_atomic(&mpath, &text)?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        std::fs::rename(&tmp, &dir).map_err(|e| Error::io(&dir, e))?;
+        self.events.emit("stage_done", serde_json::json!({ "stage": stage, "key": key, "took_ms": took_ms }));
+        Ok(StageResult { dir, key, skipped: false })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StageResult {
+    pub dir: PathBuf,
+    pub key: String,
+    pub skipped: bool,
+}
+
+/// Write a file under a temporary name and rename it, so readers never see half a file.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, data).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_vec_pretty(value).map_err(|e| Error::Json { path: path.to_path_buf(), source: e })?;
+    write_atomic(path, &text)
+}
+
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Json { path: path.to_path_buf(), source: e })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_changes_iff_an_input_changes() {
+        let a = stage_key("vad", 1, &json!({"threshold": 0.5, "up": "abc"}));
+        assert_eq!(a, stage_key("vad", 1, &json!({"threshold": 0.5, "up": "abc"})));
+        assert_ne!(a, stage_key("vad", 1, &json!({"threshold": 0.6, "up": "abc"})));
+        assert_ne!(a, stage_key("vad", 1, &json!({"threshold": 0.5, "up": "abd"})));
+        assert_ne!(a, stage_key("vad", 2, &json!({"threshold": 0.5, "up": "abc"})));
+    }
+
+    #[test]
+    fn a_finished_stage_is_skipped_and_a_failed_one_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let job = Job::open(tmp.path(), "t", &json!({}), EventSink::silent()).unwrap();
+        let mut runs = 0;
+        let r = job.stage("01-a", 1, json!({"x": 1}), |d| { runs += 1; std::fs::write(d.join("out.txt"), "hi").map_err(|e| Error::io(d, e)) }).unwrap();
+        assert!(!r.skipped);
+        let r = job.stage("01-a", 1, json!({"x": 1}), |_| { runs += 1; Ok(()) }).unwrap();
+        assert!(r.skipped);
+        assert_eq!(runs, 1);
+        assert_eq!(std::fs::read_to_string(r.dir.join("out.txt")).unwrap(), "hi");
+        // A changed input reruns; a failure keeps the earlier result out of reach of the new key.
+        let err = job.stage("01-a", 1, json!({"x": 2}), |_| Err(Error::Cancelled));
+        assert!(err.is_err());
+        assert!(job.finished("01-a", &stage_key("01-a", 1, &json!({"x": 2}))).is_none());
+        let events = std::fs::read_to_string(tmp.path().join("events.jsonl")).unwrap();
+        assert!(events.contains("\"stage_skipped\"") && events.contains("\"error\""));
+    }
+}

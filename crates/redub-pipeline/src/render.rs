@@ -1,0 +1,202 @@
+//! Render: place each dubbed clip at its segment's start, fit it to its slot, and mix it over the
+//! background. Pure sample math over data; the caller reads and writes the files.
+//!
+//! Timing rules (DESIGN §1, render): a clip starts at its segment's start, always (assigned,
+//! never accumulated, so errors cannot drift). A clip longer than its slot is time-compressed:
+//! not at all within the 1.05 dead band, at most to 1.3× speed. What still does not fit may run
+//! into the silence after the slot (up to the next line); past that it is flagged, never cut.
+
+use redub_core::{ms_to_samples, samples_to_ms, Audio, Flag, Segment};
+use serde::{Deserialize, Serialize};
+
+/// Below this ratio of clip length to slot length, the clip is left alone.
+pub const DEAD_BAND: f64 = 1.05;
+/// Speed-ups up to this are comfortable to listen to.
+pub const COMFORTABLE: f64 = 1.15;
+/// Never speed a clip up by more than this.
+pub const HARD_CAP: f64 = 1.3;
+/// Fades on every clip, so cuts never click.
+pub const FADE_MS: u64 = 100;
+/// The clip's gain toward the original speech's level is clamped to this many dB.
+pub const MAX_GAIN_DB: f32 = 6.0;
+/// Attenuation of the original audio under dubbed speech, until separation provides a
+/// background stem (DESIGN §1, separate).
+pub const DUCK_DB: f32 = -18.0;
+
+/// One synthesised line ready to place: mono audio at the render rate.
+#[derive(Clone, Debug)]
+pub struct Clip {
+    pub segment_id: u32,
+    pub audio: Audio,
+    /// The speed the engine was asked for (1.0 = natural), reported alongside the stretch.
+    pub engine_speed: f32,
+}
+
+/// What happened to one line, for the job's report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinePlacement {
+    pub id: u32,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Where the clip was placed (always the segment's start).
+    pub clip_start_ms: u64,
+    /// The clip's length after fitting.
+    pub clip_ms: u64,
+    /// The clip's length as synthesised, before time-stretching.
+    pub natural_ms: u64,
+    pub engine_speed: f32,
+    /// Time-stretch speed-up applied (natural / fitted length; 1.0 = untouched).
+    pub stretch: f64,
+    /// Fitted clip length over slot length (1.0 = exactly fills its slot).
+    pub fit_ratio: f64,
+    pub gain_db: f32,
+    pub flags: Vec<Flag>,
+}
+
+/// How much faster a clip of `natural_ms` must play to fit `slot_ms` (1.0 within the dead band),
+/// capped at [`HARD_CAP`].
+pub fn stretch_for(natural_ms: u64, slot_ms: u64) -> f64 {
+    if slot_ms == 0 || natural_ms == 0 {
+        return 1.0;
+    }
+    let ratio = natural_ms as f64 / slot_ms as f64;
+    if ratio <= DEAD_BAND {
+        1.0
+    } else {
+        ratio.min(HARD_CAP)
+    }
+}
+
+/// Fit and place every clip. `original` is the mono mix at the render rate (for loudness
+/// matching); `segments` are sorted by start; `end_ms` is the length of the output.
+pub fn render_speech(segments: &[Segment], clips: &[Clip], original: &Audio, end_ms: u64) -> (Audio, Vec<LinePlacement>) {
+    let rate = original.rate;
+    let mut track = vec![0.0f32; ms_to_samples(end_ms, rate)];
+    let mut report = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let Some(clip) = clips.iter().find(|c| c.segment_id == seg.id) else { continue };
+        let slot_ms = seg.duration_ms();
+        // The silence after the slot, up to the next line (or the end), may be borrowed.
+        let room_end = segments.get(i + 1).map(|n| n.start_ms).unwrap_or(end_ms).max(seg.end_ms);
+        let natural_ms = clip.audio.duration_ms();
+        let stretch = stretch_for(natural_ms, slot_ms);
+        let mut samples = if stretch > 1.0 {
+            redub_dsp::time_stretch(&clip.audio.samples, rate, 1.0 / stretch)
+        } else {
+            clip.audio.samples.clone()
+        };
+        let clip_ms = samples_to_ms(samples.len(), rate);
+        let mut flags = Vec::new();
+        if seg.start_ms + clip_ms > room_end {
+            flags.push(Flag::DoesNotFit);
+        }
+        let reference = original.slice_ms(seg.start_ms, seg.end_ms);
+        let gain = redub_dsp::gain_to_match(&samples, reference, MAX_GAIN_DB);
+        redub_dsp::fade_in_out(&mut samples, rate, FADE_MS);
+        redub_dsp::mix_into(&mut track, &samples, ms_to_samples(seg.start_ms, rate), gain);
+        report.push(LinePlacement {
+            id: seg.id,
+            start_ms: seg.start_ms,
+            end_ms: seg.end_ms,
+            clip_start_ms: seg.start_ms,
+            clip_ms,
+            natural_ms,
+            engine_speed: clip.engine_speed,
+            stretch,
+            fit_ratio: if slot_ms == 0 { 0.0 } else { clip_ms as f64 / slot_ms as f64 },
+            gain_db: 20.0 * gain.max(1e-9).log10(),
+            flags,
+        });
+    }
+    (Audio::new(rate, track), report)
+}
+
+/// Mix the dubbed speech over the original audio, which is attenuated by [`DUCK_DB`] wherever
+/// source or dubbed speech is (with 150 ms ramps). `mix` is interleaved with `channels`.
+pub fn mix_over_background(mix: &[f32], channels: u16, speech: &Audio, spans_ms: &[(u64, u64)]) -> Vec<f32> {
+    let ch = channels.max(1) as usize;
+    let frames = mix.len() / ch;
+    let spans: Vec<(usize, usize)> =
+        spans_ms.iter().map(|&(a, b)| (ms_to_samples(a, speech.rate), ms_to_samples(b, speech.rate))).collect();
+    let env = redub_dsp::duck_envelope(frames, speech.rate, &spans, redub_dsp::db_to_gain(DUCK_DB), 150);
+    let mut out = vec![0.0f32; frames * ch];
+    for f in 0..frames {
+        let s = speech.samples.get(f).copied().unwrap_or(0.0);
+        for c in 0..ch {
+            out[f * ch + c] = mix[f * ch + c] * env[f] + s;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn seg(id: u32, start_ms: u64, end_ms: u64) -> Segment {
+        Segment { id, speaker: None, start_ms, end_ms, text: String::new(), words: vec![], confidence: 1.0, lang: "en".into() }
+    }
+
+    fn tone(rate: u32, ms: u64) -> Audio {
+        let n = ms_to_samples(ms, rate);
+        Audio::new(rate, (0..n).map(|i| 0.3 * (i as f32 * 0.05).sin()).collect())
+    }
+
+    #[test]
+    fn stretch_respects_dead_band_and_cap() {
+        assert_eq!(stretch_for(1040, 1000), 1.0);
+        assert!((stretch_for(1100, 1000) - 1.1).abs() < 1e-9);
+        assert_eq!(stretch_for(2000, 1000), HARD_CAP);
+        assert_eq!(stretch_for(500, 1000), 1.0, "short clips are never slowed down");
+    }
+
+    #[test]
+    fn clips_start_at_their_segment_and_never_exceed_the_cap() {
+        let rate = 16_000;
+        let original = tone(rate, 10_000);
+        let segs = vec![seg(0, 1000, 2000), seg(1, 3000, 4000), seg(2, 4200, 5000)];
+        let clips = vec![
+            Clip { segment_id: 0, audio: tone(rate, 900), engine_speed: 1.0 },
+            Clip { segment_id: 1, audio: tone(rate, 1200), engine_speed: 1.0 },
+            Clip { segment_id: 2, audio: tone(rate, 3000), engine_speed: 1.0 },
+        ];
+        let (track, report) = render_speech(&segs, &clips, &original, 10_000);
+        assert_eq!(track.samples.len(), ms_to_samples(10_000, rate));
+        for (p, s) in report.iter().zip(&segs) {
+            assert_eq!(p.clip_start_ms, s.start_ms);
+            assert!(p.stretch <= HARD_CAP);
+        }
+        assert_eq!(report[0].stretch, 1.0);
+        assert!((report[1].stretch - 1.2).abs() < 0.01);
+        assert_eq!(report[2].stretch, HARD_CAP);
+        // 3000 ms at 1.3× is ~2308 ms: past the end of its slot, but the room runs to 10 s.
+        assert!(report[2].flags.is_empty());
+        // The track is silent before the first clip and sounds inside it.
+        assert!(track.slice_ms(0, 990).iter().all(|&x| x == 0.0));
+        assert!(redub_dsp::rms(track.slice_ms(1200, 1800)) > 0.05);
+    }
+
+    #[test]
+    fn a_clip_that_cannot_fit_is_flagged_not_dropped() {
+        let rate = 16_000;
+        let original = tone(rate, 5000);
+        let segs = vec![seg(0, 0, 1000), seg(1, 1100, 2000)];
+        let clips = vec![Clip { segment_id: 0, audio: tone(rate, 3000), engine_speed: 1.0 }];
+        let (track, report) = render_speech(&segs, &clips, &original, 5000);
+        assert_eq!(report[0].flags, vec![Flag::DoesNotFit]);
+        assert!(redub_dsp::rms(track.slice_ms(1500, 2200)) > 0.05, "the clip's tail is kept");
+    }
+
+    #[test]
+    fn background_is_ducked_only_under_speech() {
+        let rate = 1000;
+        let mix = vec![1.0f32; 2 * 4000];
+        let speech = Audio::new(rate, vec![0.0; 4000]);
+        let out = mix_over_background(&mix, 2, &speech, &[(1000, 2000)]);
+        assert!((out[2 * 100] - 1.0).abs() < 1e-6);
+        let ducked = redub_dsp::db_to_gain(DUCK_DB);
+        assert!((out[2 * 1500] - ducked).abs() < 1e-3 && (out[2 * 1500 + 1] - ducked).abs() < 1e-3);
+        assert!((out[2 * 3500] - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,133 @@
+//! The whole product on the bundled sample clip, run as a user runs it: the real binary, the
+//! real offline stack, a fresh temp dir. Checks the promises of the foundation issue (#2).
+
+#![allow(clippy::unwrap_used)]
+
+use redub_core::{Audio, Transcriber};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn redub(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_redub")).args(args).output().unwrap()
+}
+
+fn events(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect()
+}
+
+#[test]
+fn dubs_the_sample_clip_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = root().join("examples/sample.mp4");
+    let out = tmp.path().join("sample.es.mp4");
+    let jobs = tmp.path().join("jobs");
+    let args = ["dub", input.to_str().unwrap(), "--to", "es", "-o", out.to_str().unwrap(), "--jobs-dir", jobs.to_str().unwrap(), "--json"];
+    let run = redub(&args);
+    assert!(run.status.success(), "redub failed: {}", String::from_utf8_lossy(&run.stderr));
+    let evs = events(&run.stdout);
+    assert!(evs.iter().all(|e| e["type"].is_string() && e["job"].is_string() && e["at_ms"].is_u64()), "event envelope");
+    assert_eq!(evs.last().unwrap()["type"], "done");
+    let job_dir = std::fs::read_dir(&jobs).unwrap().next().unwrap().unwrap().path();
+
+    // The video stream is copied bit for bit; the duration is kept; one AAC track.
+    assert_eq!(redub_media::video_stream_hash(&input).unwrap(), redub_media::video_stream_hash(&out).unwrap());
+    let pi = redub_media::probe(&input).unwrap();
+    let po = redub_media::probe(&out).unwrap();
+    println!("duration: input {} ms, output {} ms", pi.duration_ms, po.duration_ms);
+    assert!(pi.duration_ms.abs_diff(po.duration_ms) <= 50);
+    let ffprobe = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=codec_name", "-of", "csv=p=0", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&ffprobe.stdout).trim(), "aac", "exactly one AAC audio track");
+    assert!(out.with_file_name("sample.es.en.srt").is_file() && out.with_file_name("sample.es.es.srt").is_file());
+
+    // Whisper's transcript against the reference.
+    let segments: Vec<redub_core::Segment> =
+        serde_json::from_slice(&std::fs::read(job_dir.join("03-transcribe/segments.json")).unwrap()).unwrap();
+    let stm = std::fs::read_to_string(root().join("fixtures/speech-2spk/sample.stm")).unwrap();
+    let reference: Vec<String> = stm.lines().map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")).collect();
+    let hyp: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+    let wer = redub_asr::word_error_rate(&reference.join(" "), &hyp.join(" "));
+    println!("WER of the sample's transcript (via the MP4's AAC track): {:.1}% of {} words", wer.rate() * 100.0, wer.reference_words);
+    assert!(wer.rate() <= 0.20, "WER {:.3}", wer.rate());
+
+    // Every clip starts at its segment's start; no stretch beyond 1.3; stretches are reported.
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(job_dir.join("output/report.json")).unwrap()).unwrap();
+    let lines = report["lines"].as_array().unwrap();
+    assert!(!lines.is_empty());
+    let mut within = 0;
+    for l in lines {
+        let seg = segments.iter().find(|s| s.id as u64 == l["id"].as_u64().unwrap()).unwrap();
+        assert!(l["clip_start_ms"].as_u64().unwrap().abs_diff(seg.start_ms) <= 50);
+        let stretch = l["stretch"].as_f64().unwrap();
+        assert!((1.0..=1.3 + 1e-9).contains(&stretch), "stretch {stretch}");
+        if stretch <= 1.15 {
+            within += 1;
+        }
+    }
+    println!(
+        "clips: {}, max stretch {:.3}, within 1.15x: {:.0}%, flagged: {}",
+        lines.len(),
+        report["max_stretch"].as_f64().unwrap(),
+        100.0 * within as f64 / lines.len() as f64,
+        report["flagged"]
+    );
+
+    // The dubbed track is heard as the target language.
+    let wav = tmp.path().join("dub16k.wav");
+    redub_media::extract_audio(&out, &wav, Some(16_000), true).unwrap();
+    let dubbed = redub_media::read_wav_mono(&wav).unwrap();
+    let speech = Audio::new(16_000, dubbed.slice_ms(6_000, 30_000).to_vec());
+    let mut whisper = redub_asr::Whisper::load(redub_asr::WhisperSettings::default()).unwrap();
+    let (lang, p) = whisper.detect_language(&speech).unwrap();
+    println!("language of the dubbed track: {lang} (p = {p:.2})");
+    assert_eq!(lang, "es");
+
+    // Rerunning the same command skips every finished stage.
+    let again = redub(&args);
+    assert!(again.status.success());
+    let skipped = events(&again.stdout).iter().filter(|e| e["type"] == "stage_skipped").count();
+    assert_eq!(skipped, 7, "all seven stages are reused on a rerun");
+}
+
+#[test]
+fn bad_inputs_fail_with_clear_errors_and_no_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jobs = tmp.path().join("jobs");
+    let empty = tmp.path().join("empty.mp4");
+    std::fs::write(&empty, b"").unwrap();
+    let garbage = tmp.path().join("garbage.mp4");
+    std::fs::write(&garbage, b"this is not a video at all, just text").unwrap();
+    let silent_video = tmp.path().join("noaudio.mp4");
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=1:size=64x64:rate=10", "-c:v", "libx264", silent_video.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cases: [(&Path, &str); 4] = [
+        (&empty, "empty"),
+        (&garbage, "ffprobe"),
+        (&silent_video, "no audio stream"),
+        (&tmp.path().join("missing.mp4"), "does not exist"),
+    ];
+    for (path, expected) in cases {
+        let r = redub(&["dub", path.to_str().unwrap(), "--to", "es", "--jobs-dir", jobs.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        println!("{}: {}", path.display(), err.trim());
+        assert!(!r.status.success());
+        assert!(err.to_lowercase().contains(expected), "{}: expected '{expected}' in: {err}", path.display());
+    }
+    // An unsupported pair fails before any work and lists what is available.
+    let input = root().join("examples/sample.mp4");
+    let r = redub(&["dub", input.to_str().unwrap(), "--from", "en", "--to", "de", "--jobs-dir", jobs.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    println!("en→de: {}", err.trim());
+    assert!(!r.status.success());
+    assert!(err.contains("en→es"), "{err}");
+    assert!(!jobs.exists(), "no job folder is made for refused input");
+}
