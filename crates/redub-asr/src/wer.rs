@@ -44,8 +44,14 @@ pub fn word_error_rate(reference: &str, hypothesis: &str) -> WerReport {
         for j in 1..=h.len() {
             let diag = prev[j - 1];
             let sub = if r[i - 1] == h[j - 1] { diag } else { (diag.0 + 1, diag.1 + 1, diag.2, diag.3) };
-            let del = { let p = prev[j]; (p.0 + 1, p.1, p.2 + 1, p.3) };
-            let ins = { let p = cur[j - 1]; (p.0 + 1, p.1, p.2, p.3 + 1) };
+            let del = {
+                let p = prev[j];
+                (p.0 + 1, p.1, p.2 + 1, p.3)
+            };
+            let ins = {
+                let p = cur[j - 1];
+                (p.0 + 1, p.1, p.2, p.3 + 1)
+            };
             let best = [sub, del, ins].into_iter().min_by_key(|c| c.0).unwrap_or(sub);
             cur.push(best);
         }

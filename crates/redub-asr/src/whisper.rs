@@ -3,7 +3,9 @@
 
 use redub_core::{Audio, Ctx, Error, Result, Segment, Span, Transcriber, Word};
 use std::path::{Path, PathBuf};
-use whisper_rs::{DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{
+    DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters,
+};
 
 const RATE: u32 = 16_000;
 /// How long the last token of a segment is taken to last (DTW gives token starts only).
@@ -64,7 +66,10 @@ impl Whisper {
         // Word times come from DTW over the cross-attention of Whisper base's alignment heads:
         // the timestamp tokens alone drift by up to a second on conversational speech.
         let mut cparams = WhisperContextParameters::default();
-        cparams.dtw_parameters(DtwParameters { mode: DtwMode::ModelPreset { model_preset: DtwModelPreset::Base }, ..Default::default() });
+        cparams.dtw_parameters(DtwParameters {
+            mode: DtwMode::ModelPreset { model_preset: DtwModelPreset::Base },
+            ..Default::default()
+        });
         let ctx = WhisperContext::new_with_params(path, cparams)
             .map_err(|e| fail(format!("cannot load {}: {e}. Rerun `make setup` to rebuild it", model.display())))?;
         Ok(Self { ctx, settings, model })
@@ -99,7 +104,13 @@ impl Whisper {
     }
 
     /// Decode one window; times in the result are absolute.
-    fn decode(&self, audio: &[f32], offset_ms: u64, lang: Option<&str>, next_id: &mut u32) -> Result<(Vec<Segment>, String)> {
+    fn decode(
+        &self,
+        audio: &[f32],
+        offset_ms: u64,
+        lang: Option<&str>,
+        next_id: &mut u32,
+    ) -> Result<(Vec<Segment>, String)> {
         let mut state = self.ctx.create_state().map_err(fail)?;
         state.full(self.params(lang), audio).map_err(fail)?;
         let detected = whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or("en").to_string();
@@ -127,7 +138,11 @@ impl Whisper {
                 let is_punct = text.trim().chars().all(|c| c.is_ascii_punctuation()) && !text.starts_with(' ');
                 let starts_word = (text.starts_with(' ') || words.last().map(|w| w.0) != Some(si)) && !is_punct;
                 if starts_word || words.is_empty() {
-                    words.push((si, Word { text: text.trim().to_string(), start_ms: t_start, end_ms: t_start, p: data.p }, vec![data.p]));
+                    words.push((
+                        si,
+                        Word { text: text.trim().to_string(), start_ms: t_start, end_ms: t_start, p: data.p },
+                        vec![data.p],
+                    ));
                 } else if let Some((_, w, pr)) = words.last_mut() {
                     w.text.push_str(&text);
                     w.end_ms = w.end_ms.max(t_start);
@@ -165,7 +180,16 @@ impl Whisper {
             let text = sentence.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
             let confidence = sentence.iter().map(|w| w.p).sum::<f32>() / sentence.len() as f32;
             let (start_ms, end_ms) = (first.start_ms, last.end_ms.max(first.start_ms));
-            out.push(Segment { id: *next_id, speaker: None, start_ms, end_ms, text, words: sentence, confidence, lang: lang.clone() });
+            out.push(Segment {
+                id: *next_id,
+                speaker: None,
+                start_ms,
+                end_ms,
+                text,
+                words: sentence,
+                confidence,
+                lang: lang.clone(),
+            });
             *next_id += 1;
         }
         Ok((out, detected))
@@ -193,7 +217,9 @@ pub fn windows(regions: &[Span], join_gap_ms: u64, max_ms: u64) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::new();
     for r in regions {
         match out.last_mut() {
-            Some(last) if r.start_ms.saturating_sub(last.end_ms) <= join_gap_ms && r.end_ms - last.start_ms <= max_ms => {
+            Some(last)
+                if r.start_ms.saturating_sub(last.end_ms) <= join_gap_ms && r.end_ms - last.start_ms <= max_ms =>
+            {
                 last.end_ms = r.end_ms;
             }
             _ => out.push(*r),
@@ -205,7 +231,9 @@ pub fn windows(regions: &[Span], join_gap_ms: u64, max_ms: u64) -> Vec<Span> {
         .flat_map(|w| {
             let n = w.duration_ms().div_ceil(max_ms).max(1);
             let step = w.duration_ms() / n;
-            (0..n).map(move |i| Span::new(w.start_ms + i * step, if i + 1 == n { w.end_ms } else { w.start_ms + (i + 1) * step }))
+            (0..n).map(move |i| {
+                Span::new(w.start_ms + i * step, if i + 1 == n { w.end_ms } else { w.start_ms + (i + 1) * step })
+            })
         })
         .collect()
 }

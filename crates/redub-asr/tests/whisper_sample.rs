@@ -1,6 +1,8 @@
 //! Whisper base (converted from the CTranslate2 export) on the real two-speaker call, scored
 //! against the reference transcript.
 
+#![allow(clippy::unwrap_used)]
+
 use redub_asr::{word_error_rate, Whisper, WhisperSettings};
 use redub_core::{Audio, Ctx, Span, Transcriber};
 
@@ -19,15 +21,22 @@ fn read_wav(path: &std::path::Path) -> Audio {
 fn transcribes_the_call_with_word_times() {
     let audio = read_wav(&fixture().join("sample.wav"));
     let stm = std::fs::read_to_string(fixture().join("sample.stm")).unwrap();
-    let reference: Vec<String> = stm.lines().map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")).collect();
+    let reference: Vec<String> =
+        stm.lines().map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")).collect();
     let mut w = Whisper::load(WhisperSettings::default()).unwrap();
     // Regions from the reference's first and last times: the VAD has its own test.
     let segs = w.transcribe(&audio, &[Span::new(6000, 30_000)], Some("en"), &Ctx::quiet()).unwrap();
     let hyp: Vec<&str> = segs.iter().map(|s| s.text.as_str()).collect();
     let report = word_error_rate(&reference.join(" "), &hyp.join(" "));
     println!("hypothesis: {}", hyp.join(" | "));
-    println!("WER on sample.wav (Whisper base): {:.1}% ({} subs, {} dels, {} ins of {} words)",
-        report.rate() * 100.0, report.substitutions, report.deletions, report.insertions, report.reference_words);
+    println!(
+        "WER on sample.wav (Whisper base): {:.1}% ({} subs, {} dels, {} ins of {} words)",
+        report.rate() * 100.0,
+        report.substitutions,
+        report.deletions,
+        report.insertions,
+        report.reference_words
+    );
     assert!(report.rate() <= 0.20, "WER {:.3} above 20%", report.rate());
     for s in &segs {
         assert!(s.start_ms >= 6000 && s.end_ms <= 30_000 && s.start_ms <= s.end_ms, "{s:?}");
@@ -37,7 +46,12 @@ fn transcribes_the_call_with_word_times() {
         }
     }
     // "Chicago" is said at about 16.8 s (Sheila) and 19.0 s (Diane) per the reference times.
-    let chicago: Vec<u64> = segs.iter().flat_map(|s| &s.words).filter(|w| w.text.to_lowercase().starts_with("chicago")).map(|w| w.start_ms).collect();
+    let chicago: Vec<u64> = segs
+        .iter()
+        .flat_map(|s| &s.words)
+        .filter(|w| w.text.to_lowercase().starts_with("chicago"))
+        .map(|w| w.start_ms)
+        .collect();
     println!("'Chicago' word starts (ms): {chicago:?}");
     assert!(chicago.iter().any(|&t| (15_500..18_000).contains(&t)), "{chicago:?}");
 }

@@ -28,10 +28,18 @@ pub enum Error {
     Process { program: String, stderr: String },
 
     #[error("{path}: {source}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("{path}: invalid JSON: {source}")]
-    Json { path: PathBuf, #[source] source: serde_json::Error },
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 
     #[error("cancelled")]
     Cancelled,

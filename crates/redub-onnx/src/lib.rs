@@ -43,7 +43,8 @@ pub fn environment() -> Result<&'static ort::environment::Environment> {
 /// A session for `model`, using `threads` intra-op threads (0 = all cores).
 pub fn session(model: &Path, threads: usize) -> Result<Session> {
     let env = environment()?;
-    let threads = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
+    let threads =
+        if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
     let fail = |e: ort::Error| Error::backend("onnxruntime", format!("{}: {e}", model.display()));
     Session::builder(env)
         .map_err(fail)?

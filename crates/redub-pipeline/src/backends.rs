@@ -46,9 +46,13 @@ impl Backends for OfflineBackends {
     fn identity(&self, stage: &str) -> serde_json::Value {
         match stage {
             "vad" => serde_json::json!({ "backend": "silero-vad", "model": model_id("silero-vad/silero_vad.onnx") }),
-            "transcribe" => serde_json::json!({ "backend": "whisper", "model": model_id("whisper-base/ggml-base.bin"), "beam": 5 }),
+            "transcribe" => {
+                serde_json::json!({ "backend": "whisper", "model": model_id("whisper-base/ggml-base.bin"), "beam": 5 })
+            }
             "translate" => serde_json::json!({ "backend": "apertium" }),
-            "synthesize" => serde_json::json!({ "backend": "kokoro|espeak-ng", "model": model_id("kokoro/kokoro-v1.0.int8.onnx") }),
+            "synthesize" => {
+                serde_json::json!({ "backend": "kokoro|espeak-ng", "model": model_id("kokoro/kokoro-v1.0.int8.onnx") })
+            }
             _ => serde_json::Value::Null,
         }
     }

@@ -106,13 +106,15 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
 
     // ---- 01 ingest ------------------------------------------------------------------------
     let meta = std::fs::metadata(&req.input).map_err(|e| Error::io(&req.input, e))?;
-    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_millis() as u64);
+    let mtime =
+        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_millis() as u64);
     let input_abs = std::fs::canonicalize(&req.input).unwrap_or_else(|_| req.input.clone());
-    let ingest = job.stage("01-ingest", 1, json!({ "input": input_abs, "bytes": meta.len(), "mtime_ms": mtime }), |dir| {
-        write_json(&dir.join("probe.json"), &probe)?;
-        redub_media::extract_audio(&req.input, &dir.join("speech16k.wav"), Some(16_000), true)?;
-        redub_media::extract_audio(&req.input, &dir.join("mix.wav"), None, false)
-    })?;
+    let ingest =
+        job.stage("01-ingest", 1, json!({ "input": input_abs, "bytes": meta.len(), "mtime_ms": mtime }), |dir| {
+            write_json(&dir.join("probe.json"), &probe)?;
+            redub_media::extract_audio(&req.input, &dir.join("speech16k.wav"), Some(16_000), true)?;
+            redub_media::extract_audio(&req.input, &dir.join("mix.wav"), None, false)
+        })?;
     note(&ingest, "01-ingest");
     let speech = redub_media::read_wav_mono(&ingest.dir.join("speech16k.wav"))?;
 
@@ -127,68 +129,81 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
     let regions: Vec<Span> = read_json(&vad.dir.join("regions.json"))?;
 
     // ---- 03 transcribe --------------------------------------------------------------------
-    let asr = job.stage("03-transcribe", 1, json!({ "up": vad.key, "from": req.from, "backend": backends.identity("transcribe") }), |dir| {
-        let mut asr = backends.transcriber()?;
-        let progress = ev.progress_fn("03-transcribe");
-        let mut segments = asr.transcribe(&speech, &regions, req.from.as_deref(), &Ctx::new(&progress, None))?;
-        for s in &mut segments {
-            s.speaker.get_or_insert_with(|| DEFAULT_SPEAKER.to_string());
-        }
-        write_json(&dir.join("segments.json"), &segments)
-    })?;
+    let asr = job.stage(
+        "03-transcribe",
+        1,
+        json!({ "up": vad.key, "from": req.from, "backend": backends.identity("transcribe") }),
+        |dir| {
+            let mut asr = backends.transcriber()?;
+            let progress = ev.progress_fn("03-transcribe");
+            let mut segments = asr.transcribe(&speech, &regions, req.from.as_deref(), &Ctx::new(&progress, None))?;
+            for s in &mut segments {
+                s.speaker.get_or_insert_with(|| DEFAULT_SPEAKER.to_string());
+            }
+            write_json(&dir.join("segments.json"), &segments)
+        },
+    )?;
     note(&asr, "03-transcribe");
     let segments: Vec<Segment> = read_json(&asr.dir.join("segments.json"))?;
     let from = req.from.clone().or_else(|| segments.first().map(|s| s.lang.clone())).unwrap_or_else(|| "en".into());
     for s in &segments {
-        ev.emit("segment", json!({ "id": s.id, "speaker": s.speaker, "start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text }));
+        ev.emit(
+            "segment",
+            json!({ "id": s.id, "speaker": s.speaker, "start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text }),
+        );
     }
     // The source language may only be known now; the pair is checked before translating.
     backends.check_pair(Some(&from), &req.to)?;
 
     // ---- 04 translate ---------------------------------------------------------------------
-    let tr = job.stage("04-translate", 1, json!({ "up": asr.key, "from": from, "to": req.to, "backend": backends.identity("translate") }), |dir| {
-        let mut translator = backends.translator(&from, &req.to)?;
-        let progress = ev.progress_fn("04-translate");
-        let ctx = Ctx::new(&progress, None);
-        let mut lines = Vec::new();
-        for (w, window) in segments.chunks(WINDOW).enumerate() {
-            ctx.progress((w * WINDOW) as u64, segments.len() as u64);
-            let items: Vec<redub_core::traits::TranslationItem> = window
-                .iter()
-                .map(|s| redub_core::traits::TranslationItem {
-                    id: s.id,
-                    speaker: s.speaker.clone(),
-                    text: s.text.clone(),
-                    budget_words: redub_translate::word_budget(s.duration_ms(), &req.to),
-                })
-                .collect();
-            let out = translator.translate(&items, &from, &req.to, &ctx)?;
-            if out.len() != items.len() {
-                return Err(Error::backend("translate", format!("{} lines in, {} out", items.len(), out.len())));
-            }
-            for ((s, item), target) in window.iter().zip(&items).zip(out) {
-                let mut flags = Vec::new();
-                if redub_translate::word_count(&target) > item.budget_words {
-                    flags.push(Flag::OverBudget);
+    let tr = job.stage(
+        "04-translate",
+        1,
+        json!({ "up": asr.key, "from": from, "to": req.to, "backend": backends.identity("translate") }),
+        |dir| {
+            let mut translator = backends.translator(&from, &req.to)?;
+            let progress = ev.progress_fn("04-translate");
+            let ctx = Ctx::new(&progress, None);
+            let mut lines = Vec::new();
+            for (w, window) in segments.chunks(WINDOW).enumerate() {
+                ctx.progress((w * WINDOW) as u64, segments.len() as u64);
+                let items: Vec<redub_core::traits::TranslationItem> = window
+                    .iter()
+                    .map(|s| redub_core::traits::TranslationItem {
+                        id: s.id,
+                        speaker: s.speaker.clone(),
+                        text: s.text.clone(),
+                        budget_words: redub_translate::word_budget(s.duration_ms(), &req.to),
+                    })
+                    .collect();
+                let out = translator.translate(&items, &from, &req.to, &ctx)?;
+                if out.len() != items.len() {
+                    return Err(Error::backend("translate", format!("{} lines in, {} out", items.len(), out.len())));
                 }
-                if s.confidence < LOW_CONFIDENCE {
-                    flags.push(Flag::LowAsrConfidence);
+                for ((s, item), target) in window.iter().zip(&items).zip(out) {
+                    let mut flags = Vec::new();
+                    if redub_translate::word_count(&target) > item.budget_words {
+                        flags.push(Flag::OverBudget);
+                    }
+                    if s.confidence < LOW_CONFIDENCE {
+                        flags.push(Flag::LowAsrConfidence);
+                    }
+                    lines.push(TranslatedLine {
+                        id: s.id,
+                        speaker: s.speaker.clone().unwrap_or_else(|| DEFAULT_SPEAKER.into()),
+                        start_ms: s.start_ms,
+                        end_ms: s.end_ms,
+                        source_text: s.text.clone(),
+                        target_text: target,
+                        budget_words: item.budget_words,
+                        flags,
+                    });
                 }
-                lines.push(TranslatedLine {
-                    id: s.id,
-                    speaker: s.speaker.clone().unwrap_or_else(|| DEFAULT_SPEAKER.into()),
-                    start_ms: s.start_ms,
-                    end_ms: s.end_ms,
-                    source_text: s.text.clone(),
-                    target_text: target,
-                    budget_words: item.budget_words,
-                    flags,
-                });
             }
-        }
-        ctx.progress(segments.len() as u64, segments.len() as u64);
-        write_json(&dir.join("translations.json"), &lines)
-    })?;
+            ctx.progress(segments.len() as u64, segments.len() as u64);
+            write_json(&dir.join("translations.json"), &lines)
+        },
+    )?;
     note(&tr, "04-translate");
     let lines: Vec<TranslatedLine> = read_json(&tr.dir.join("translations.json"))?;
     for l in &lines {
@@ -197,36 +212,52 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
 
     // ---- 05 synthesize --------------------------------------------------------------------
     let synth_dir = job.stage_dir("05-synthesize");
-    let synth = job.stage("05-synthesize", 1, json!({ "up": tr.key, "to": req.to, "backend": backends.identity("synthesize") }), |dir| {
-        let mut tts = backends.synthesizer(&req.to)?;
-        let voices = tts.voices(&req.to);
-        let voice = voices.first().cloned().ok_or_else(|| Error::Unsupported(format!("no voice speaks {}", req.to)))?;
-        let progress = ev.progress_fn("05-synthesize");
-        let clips_dir = dir.join("clips");
-        std::fs::create_dir_all(&clips_dir).map_err(|e| Error::io(&clips_dir, e))?;
-        let mut entries = Vec::new();
-        for (i, l) in lines.iter().enumerate() {
-            progress(i as u64, lines.len() as u64);
-            if l.target_text.trim().is_empty() {
-                continue;
+    let synth = job.stage(
+        "05-synthesize",
+        1,
+        json!({ "up": tr.key, "to": req.to, "backend": backends.identity("synthesize") }),
+        |dir| {
+            let mut tts = backends.synthesizer(&req.to)?;
+            let voices = tts.voices(&req.to);
+            let voice =
+                voices.first().cloned().ok_or_else(|| Error::Unsupported(format!("no voice speaks {}", req.to)))?;
+            let progress = ev.progress_fn("05-synthesize");
+            let clips_dir = dir.join("clips");
+            std::fs::create_dir_all(&clips_dir).map_err(|e| Error::io(&clips_dir, e))?;
+            let mut entries = Vec::new();
+            for (i, l) in lines.iter().enumerate() {
+                progress(i as u64, lines.len() as u64);
+                if l.target_text.trim().is_empty() {
+                    continue;
+                }
+                let mut h = Sha256::new();
+                h.update(
+                    format!("{}\u{0}{}\u{0}{}\u{0}{}", l.target_text, voice, req.to, l.end_ms - l.start_ms).as_bytes(),
+                );
+                let file = format!("{}-{}.wav", l.id, &hex::encode(h.finalize())[..10]);
+                // A clip made by an earlier run for the same text, voice and slot is reused as is.
+                let earlier = synth_dir.join("clips").join(&file);
+                let (audio, speed) = if let (Ok(a), Ok(prev)) =
+                    (redub_media::read_wav_mono(&earlier), read_json::<Vec<ClipEntry>>(&synth_dir.join("clips.json")))
+                {
+                    let speed = prev.iter().find(|e| e.file == file).map(|e| e.engine_speed).unwrap_or(1.0);
+                    (a, speed)
+                } else {
+                    fit_with_engine(tts.as_mut(), &l.target_text, &req.to, &voice, l.end_ms - l.start_ms)?
+                };
+                redub_media::write_wav(&clips_dir.join(&file), &audio)?;
+                entries.push(ClipEntry {
+                    id: l.id,
+                    file,
+                    voice: voice.clone(),
+                    engine_speed: speed,
+                    natural_ms: audio.duration_ms(),
+                });
             }
-            let mut h = Sha256::new();
-            h.update(format!("{}\u{0}{}\u{0}{}\u{0}{}", l.target_text, voice, req.to, l.end_ms - l.start_ms).as_bytes());
-            let file = format!("{}-{}.wav", l.id, &hex::encode(h.finalize())[..10]);
-            // A clip made by an earlier run for the same text, voice and slot is reused as is.
-            let earlier = synth_dir.join("clips").join(&file);
-            let (audio, speed) = if let (Ok(a), Ok(prev)) = (redub_media::read_wav_mono(&earlier), read_json::<Vec<ClipEntry>>(&synth_dir.join("clips.json"))) {
-                let speed = prev.iter().find(|e| e.file == file).map(|e| e.engine_speed).unwrap_or(1.0);
-                (a, speed)
-            } else {
-                fit_with_engine(tts.as_mut(), &l.target_text, &req.to, &voice, l.end_ms - l.start_ms)?
-            };
-            redub_media::write_wav(&clips_dir.join(&file), &audio)?;
-            entries.push(ClipEntry { id: l.id, file, voice: voice.clone(), engine_speed: speed, natural_ms: audio.duration_ms() });
-        }
-        progress(lines.len() as u64, lines.len() as u64);
-        write_json(&dir.join("clips.json"), &entries)
-    })?;
+            progress(lines.len() as u64, lines.len() as u64);
+            write_json(&dir.join("clips.json"), &entries)
+        },
+    )?;
     note(&synth, "05-synthesize");
 
     // ---- 06 render ------------------------------------------------------------------------
@@ -241,11 +272,23 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         }
         let placed_segments: Vec<Segment> = lines
             .iter()
-            .map(|l| Segment { id: l.id, speaker: Some(l.speaker.clone()), start_ms: l.start_ms, end_ms: l.end_ms, text: l.target_text.clone(), words: vec![], confidence: 1.0, lang: req.to.clone() })
+            .map(|l| Segment {
+                id: l.id,
+                speaker: Some(l.speaker.clone()),
+                start_ms: l.start_ms,
+                end_ms: l.end_ms,
+                text: l.target_text.clone(),
+                words: vec![],
+                confidence: 1.0,
+                lang: req.to.clone(),
+            })
             .collect();
         let end_ms = original.duration_ms();
         let (speech_track, placements) = render::render_speech(&placed_segments, &clips, &original, end_ms);
-        let spans: Vec<(u64, u64)> = placements.iter().map(|p| (p.start_ms.min(p.clip_start_ms), p.end_ms.max(p.clip_start_ms + p.clip_ms))).collect();
+        let spans: Vec<(u64, u64)> = placements
+            .iter()
+            .map(|p| (p.start_ms.min(p.clip_start_ms), p.end_ms.max(p.clip_start_ms + p.clip_ms)))
+            .collect();
         let mut out = render::mix_over_background(&mix, channels, &speech_track, &spans);
         // The final track is loudness-matched to the source (EBU R128), never clipped.
         let src_lufs = redub_dsp::integrated_loudness(&original)?;
@@ -265,7 +308,8 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
 
     // ---- 07 mux ---------------------------------------------------------------------------
     let out_abs = absolute(&req.output);
-    let mux_inputs = json!({ "up": [rendered.key, ingest.key], "output": out_abs, "keep_original_audio": req.keep_original_audio });
+    let mux_inputs =
+        json!({ "up": [rendered.key, ingest.key], "output": out_abs, "keep_original_audio": req.keep_original_audio });
     if !req.output.exists() {
         // A finished mux whose output was deleted since is not finished.
         let _ = std::fs::remove_file(job.stage_dir("07-mux").join("manifest.json"));
@@ -290,7 +334,10 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
     let out_probe = redub_media::probe(&req.output)?;
     let drift = out_probe.duration_ms.abs_diff(probe.duration_ms);
     if drift > 50 {
-        ev.emit("warning", json!({ "message": format!("output lasts {} ms, input {} ms", out_probe.duration_ms, probe.duration_ms) }));
+        ev.emit(
+            "warning",
+            json!({ "message": format!("output lasts {} ms, input {} ms", out_probe.duration_ms, probe.duration_ms) }),
+        );
     }
     let mut report: serde_json::Value = read_json(&rendered.dir.join("report.json"))?;
     let mut timings = serde_json::Map::new();
@@ -322,7 +369,13 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
 /// Synthesise `text` to fit `slot_ms`: at natural speed first; if that is too long, ask the
 /// engine once for the speed that fits (up to [`MAX_ENGINE_SPEED`]); the render stage
 /// time-stretches what remains.
-fn fit_with_engine(tts: &mut dyn redub_core::Synthesizer, text: &str, lang: &str, voice: &str, slot_ms: u64) -> Result<(Audio, f32)> {
+fn fit_with_engine(
+    tts: &mut dyn redub_core::Synthesizer,
+    text: &str,
+    lang: &str,
+    voice: &str,
+    slot_ms: u64,
+) -> Result<(Audio, f32)> {
     let natural = tts.synthesize(text, lang, voice, 1.0)?;
     let ratio = natural.duration_ms() as f64 / slot_ms.max(1) as f64;
     if ratio <= render::DEAD_BAND {

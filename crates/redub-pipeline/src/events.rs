@@ -56,7 +56,7 @@ impl EventSink {
         let last = Mutex::new(u64::MAX);
         let stage = stage.to_string();
         move |done, total| {
-            let pct = if total == 0 { 100 } else { done.min(total) * 100 / total };
+            let pct = (done.min(total) * 100).checked_div(total).unwrap_or(100);
             if let Ok(mut l) = last.lock() {
                 if *l == pct {
                     return;

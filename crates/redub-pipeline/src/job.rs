@@ -70,7 +70,10 @@ impl Job {
         let key = stage_key(stage, version, &inputs);
         let dir = self.stage_dir(stage);
         if self.finished(stage, &key).is_some() {
-            self.events.emit("stage_skipped", serde_json::json!({ "stage": stage, "key": key, "reason": "finished earlier with the same inputs" }));
+            self.events.emit(
+                "stage_skipped",
+                serde_json::json!({ "stage": stage, "key": key, "reason": "finished earlier with the same inputs" }),
+            );
             return Ok(StageResult { dir, key, skipped: true });
         }
         self.events.emit("stage_started", serde_json::json!({ "stage": stage, "key": key }));
@@ -142,9 +145,19 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let job = Job::open(tmp.path(), "t", &json!({}), EventSink::silent()).unwrap();
         let mut runs = 0;
-        let r = job.stage("01-a", 1, json!({"x": 1}), |d| { runs += 1; std::fs::write(d.join("out.txt"), "hi").map_err(|e| Error::io(d, e)) }).unwrap();
+        let r = job
+            .stage("01-a", 1, json!({"x": 1}), |d| {
+                runs += 1;
+                std::fs::write(d.join("out.txt"), "hi").map_err(|e| Error::io(d, e))
+            })
+            .unwrap();
         assert!(!r.skipped);
-        let r = job.stage("01-a", 1, json!({"x": 1}), |_| { runs += 1; Ok(()) }).unwrap();
+        let r = job
+            .stage("01-a", 1, json!({"x": 1}), |_| {
+                runs += 1;
+                Ok(())
+            })
+            .unwrap();
         assert!(r.skipped);
         assert_eq!(runs, 1);
         assert_eq!(std::fs::read_to_string(r.dir.join("out.txt")).unwrap(), "hi");

@@ -69,7 +69,12 @@ pub fn stretch_for(natural_ms: u64, slot_ms: u64) -> f64 {
 
 /// Fit and place every clip. `original` is the mono mix at the render rate (for loudness
 /// matching); `segments` are sorted by start; `end_ms` is the length of the output.
-pub fn render_speech(segments: &[Segment], clips: &[Clip], original: &Audio, end_ms: u64) -> (Audio, Vec<LinePlacement>) {
+pub fn render_speech(
+    segments: &[Segment],
+    clips: &[Clip],
+    original: &Audio,
+    end_ms: u64,
+) -> (Audio, Vec<LinePlacement>) {
     let rate = original.rate;
     let mut track = vec![0.0f32; ms_to_samples(end_ms, rate)];
     let mut report = Vec::new();
@@ -135,7 +140,16 @@ mod tests {
     use super::*;
 
     fn seg(id: u32, start_ms: u64, end_ms: u64) -> Segment {
-        Segment { id, speaker: None, start_ms, end_ms, text: String::new(), words: vec![], confidence: 1.0, lang: "en".into() }
+        Segment {
+            id,
+            speaker: None,
+            start_ms,
+            end_ms,
+            text: String::new(),
+            words: vec![],
+            confidence: 1.0,
+            lang: "en".into(),
+        }
     }
 
     fn tone(rate: u32, ms: u64) -> Audio {

@@ -69,7 +69,8 @@ impl SileroVad {
             let x = Tensor::from_array(([1usize, CONTEXT + FRAME], input)).map_err(fail)?;
             let s = Tensor::from_array(([2usize, 1, 128], state.clone())).map_err(fail)?;
             let sr = Tensor::from_array(([1usize], vec![RATE as i64])).map_err(fail)?;
-            let outputs = self.session.run(redub_onnx::ort::inputs!["input" => x, "state" => s, "sr" => sr]).map_err(fail)?;
+            let outputs =
+                self.session.run(redub_onnx::ort::inputs!["input" => x, "state" => s, "sr" => sr]).map_err(fail)?;
             let (_, p) = outputs["output"].try_extract_tensor::<f32>().map_err(fail)?;
             out.push(p.first().copied().unwrap_or(0.0));
             let (_, st) = outputs["stateN"].try_extract_tensor::<f32>().map_err(fail)?;
@@ -121,7 +122,8 @@ pub fn regions(probs: &[f32], frame_ms: u64, total_ms: u64, s: &VadSettings) -> 
         let prev_end = if i == 0 { 0 } else { kept[i - 1].end_ms };
         let next_start = kept.get(i + 1).map(|n| n.start_ms).unwrap_or(total_ms.max(r.end_ms));
         let lo = r.start_ms.saturating_sub(s.pad_ms).max(prev_end + (r.start_ms - prev_end) / 2 * (i > 0) as u64);
-        let hi = (r.end_ms + s.pad_ms).min(r.end_ms + (next_start.saturating_sub(r.end_ms)) / 2).min(total_ms.max(r.end_ms));
+        let hi =
+            (r.end_ms + s.pad_ms).min(r.end_ms + (next_start.saturating_sub(r.end_ms)) / 2).min(total_ms.max(r.end_ms));
         out.push(Span::new(lo, hi));
     }
     out

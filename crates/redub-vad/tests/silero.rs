@@ -1,5 +1,7 @@
 //! Silero VAD on the real two-speaker call, compared with the reference utterance times.
 
+#![allow(clippy::unwrap_used)]
+
 use redub_core::{Audio, Ctx, Span, VoiceActivityDetector};
 use redub_vad::{SileroVad, VadSettings};
 
@@ -44,7 +46,12 @@ fn finds_the_speech_of_the_call() {
     let covered = overlap(&found, &refs);
     let recall = covered as f64 / ref_total as f64;
     let precision = covered as f64 / found_total as f64;
-    println!("VAD on sample.wav: {} regions, recall {:.1}%, precision {:.1}%", found.len(), recall * 100.0, precision * 100.0);
+    println!(
+        "VAD on sample.wav: {} regions, recall {:.1}%, precision {:.1}%",
+        found.len(),
+        recall * 100.0,
+        precision * 100.0
+    );
     assert!(recall >= 0.9, "VAD missed reference speech: recall {recall:.3}");
     assert!(precision >= 0.7, "VAD marked too much non-speech: precision {precision:.3}");
     assert!(found.windows(2).all(|w| w[0].end_ms <= w[1].start_ms), "regions overlap: {found:?}");

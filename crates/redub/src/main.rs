@@ -62,7 +62,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let jobs_dir = jobs_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("jobs"));
             let req = DubRequest { input, output, from, to, keep_original_audio, jobs_dir };
             let sink = if json { EventSink::with_listener(print_json) } else { bars() };
-            let summary = redub_pipeline::dub(&req, &OfflineBackends, sink).with_context(|| format!("dubbing {}", req.input.display()))?;
+            let summary = redub_pipeline::dub(&req, &OfflineBackends, sink)
+                .with_context(|| format!("dubbing {}", req.input.display()))?;
             if !json {
                 eprintln!("dubbed {} lines {}→{}", summary.lines, summary.from, summary.to);
                 eprintln!("output:    {}", summary.output.display());

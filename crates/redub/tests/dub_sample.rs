@@ -16,7 +16,10 @@ fn redub(args: &[&str]) -> std::process::Output {
 }
 
 fn events(stdout: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect()
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
 }
 
 #[test]
@@ -25,7 +28,17 @@ fn dubs_the_sample_clip_end_to_end() {
     let input = root().join("examples/sample.mp4");
     let out = tmp.path().join("sample.es.mp4");
     let jobs = tmp.path().join("jobs");
-    let args = ["dub", input.to_str().unwrap(), "--to", "es", "-o", out.to_str().unwrap(), "--jobs-dir", jobs.to_str().unwrap(), "--json"];
+    let args = [
+        "dub",
+        input.to_str().unwrap(),
+        "--to",
+        "es",
+        "-o",
+        out.to_str().unwrap(),
+        "--jobs-dir",
+        jobs.to_str().unwrap(),
+        "--json",
+    ];
     let run = redub(&args);
     assert!(run.status.success(), "redub failed: {}", String::from_utf8_lossy(&run.stderr));
     let evs = events(&run.stdout);
@@ -40,7 +53,17 @@ fn dubs_the_sample_clip_end_to_end() {
     println!("duration: input {} ms, output {} ms", pi.duration_ms, po.duration_ms);
     assert!(pi.duration_ms.abs_diff(po.duration_ms) <= 50);
     let ffprobe = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=codec_name", "-of", "csv=p=0", out.to_str().unwrap()])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&ffprobe.stdout).trim(), "aac", "exactly one AAC audio track");
@@ -50,14 +73,20 @@ fn dubs_the_sample_clip_end_to_end() {
     let segments: Vec<redub_core::Segment> =
         serde_json::from_slice(&std::fs::read(job_dir.join("03-transcribe/segments.json")).unwrap()).unwrap();
     let stm = std::fs::read_to_string(root().join("fixtures/speech-2spk/sample.stm")).unwrap();
-    let reference: Vec<String> = stm.lines().map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")).collect();
+    let reference: Vec<String> =
+        stm.lines().map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")).collect();
     let hyp: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
     let wer = redub_asr::word_error_rate(&reference.join(" "), &hyp.join(" "));
-    println!("WER of the sample's transcript (via the MP4's AAC track): {:.1}% of {} words", wer.rate() * 100.0, wer.reference_words);
+    println!(
+        "WER of the sample's transcript (via the MP4's AAC track): {:.1}% of {} words",
+        wer.rate() * 100.0,
+        wer.reference_words
+    );
     assert!(wer.rate() <= 0.20, "WER {:.3}", wer.rate());
 
     // Every clip starts at its segment's start; no stretch beyond 1.3; stretches are reported.
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(job_dir.join("output/report.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(job_dir.join("output/report.json")).unwrap()).unwrap();
     let lines = report["lines"].as_array().unwrap();
     assert!(!lines.is_empty());
     let mut within = 0;
@@ -105,7 +134,18 @@ fn bad_inputs_fail_with_clear_errors_and_no_job() {
     std::fs::write(&garbage, b"this is not a video at all, just text").unwrap();
     let silent_video = tmp.path().join("noaudio.mp4");
     let st = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=1:size=64x64:rate=10", "-c:v", "libx264", silent_video.to_str().unwrap()])
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=1:size=64x64:rate=10",
+            "-c:v",
+            "libx264",
+            silent_video.to_str().unwrap(),
+        ])
         .status()
         .unwrap();
     assert!(st.success());
@@ -124,7 +164,8 @@ fn bad_inputs_fail_with_clear_errors_and_no_job() {
     }
     // An unsupported pair fails before any work and lists what is available.
     let input = root().join("examples/sample.mp4");
-    let r = redub(&["dub", input.to_str().unwrap(), "--from", "en", "--to", "de", "--jobs-dir", jobs.to_str().unwrap()]);
+    let r =
+        redub(&["dub", input.to_str().unwrap(), "--from", "en", "--to", "de", "--jobs-dir", jobs.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&r.stderr);
     println!("en→de: {}", err.trim());
     assert!(!r.status.success());
