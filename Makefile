@@ -25,7 +25,7 @@ demo: build
 	@echo "Dubbed: examples/sample.es.mp4 (subtitles beside it)"
 
 test: setup
-	$(CARGO) test --workspace -- --test-threads 1
+	$(CARGO) test --workspace -- --test-threads 1 --show-output
 
 lint:
 	$(CARGO) fmt --all -- --check
