@@ -1,0 +1,191 @@
+//! The pipeline with deterministic stand-in backends: a job that fails keeps what it computed
+//! and resumes from the failed stage; finished stages are reused; the events log tells the story.
+
+#![allow(clippy::unwrap_used)]
+
+use redub_core::{
+    Audio, Ctx, Error, Result, Segment, Span, Synthesizer, Transcriber, Translator, VoiceActivityDetector,
+};
+use redub_pipeline::{dub, Backends, DubRequest, EventSink};
+use std::cell::Cell;
+use std::path::Path;
+use std::process::Command;
+
+struct FixedVad;
+impl VoiceActivityDetector for FixedVad {
+    fn detect(&mut self, _audio: &Audio, _ctx: &Ctx) -> Result<Vec<Span>> {
+        Ok(vec![Span::new(500, 1500), Span::new(2000, 3500)])
+    }
+}
+
+struct FixedAsr;
+impl Transcriber for FixedAsr {
+    fn transcribe(
+        &mut self,
+        _audio: &Audio,
+        regions: &[Span],
+        _lang: Option<&str>,
+        _ctx: &Ctx,
+    ) -> Result<Vec<Segment>> {
+        Ok(regions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Segment {
+                id: i as u32,
+                speaker: None,
+                start_ms: r.start_ms,
+                end_ms: r.end_ms,
+                text: format!("line {i}"),
+                words: vec![],
+                confidence: 0.9,
+                lang: "en".into(),
+            })
+            .collect())
+    }
+    fn detect_language(&mut self, _audio: &Audio) -> Result<(String, f32)> {
+        Ok(("en".into(), 1.0))
+    }
+}
+
+/// Stand-ins everywhere; the synthesizer fails while `fail_tts` is set.
+struct StandIns {
+    fail_tts: Cell<bool>,
+    built: Cell<u32>,
+}
+
+struct Failing;
+impl Synthesizer for Failing {
+    fn synthesize(&mut self, _t: &str, _l: &str, _v: &str, _s: f32) -> Result<Audio> {
+        Err(Error::backend("tone", "simulated crash half-way"))
+    }
+    fn voices(&self, _lang: &str) -> Vec<String> {
+        vec!["a".into()]
+    }
+}
+
+impl Backends for StandIns {
+    fn vad(&self) -> Result<Box<dyn VoiceActivityDetector>> {
+        self.built.set(self.built.get() + 1);
+        Ok(Box::new(FixedVad))
+    }
+    fn transcriber(&self) -> Result<Box<dyn Transcriber>> {
+        self.built.set(self.built.get() + 1);
+        Ok(Box::new(FixedAsr))
+    }
+    fn translator(&self, _from: &str, _to: &str) -> Result<Box<dyn Translator>> {
+        self.built.set(self.built.get() + 1);
+        Ok(Box::new(redub_translate::FixedTranslator::new()))
+    }
+    fn synthesizer(&self, _lang: &str) -> Result<Box<dyn Synthesizer>> {
+        self.built.set(self.built.get() + 1);
+        if self.fail_tts.get() {
+            Ok(Box::new(Failing))
+        } else {
+            Ok(Box::new(redub_tts::ToneSynth::default()))
+        }
+    }
+    fn identity(&self, stage: &str) -> serde_json::Value {
+        serde_json::json!({ "stand-in": stage })
+    }
+    fn check_pair(&self, _from: Option<&str>, _to: &str) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn make_input(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("in.mp4");
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=4:size=64x64:rate=10",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=220:duration=4",
+        ])
+        .args(["-c:v", "libx264", "-c:a", "aac", "-shortest", p.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    p
+}
+
+fn kinds(job_dir: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(job_dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|e| (e["type"].as_str().unwrap().to_string(), e["data"]["stage"].as_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+#[test]
+fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = make_input(tmp.path());
+    let req = DubRequest {
+        input: input.clone(),
+        output: tmp.path().join("out.mp4"),
+        from: Some("en".into()),
+        to: "es".into(),
+        keep_original_audio: false,
+        jobs_dir: tmp.path().join("jobs"),
+    };
+    let b = StandIns { fail_tts: Cell::new(true), built: Cell::new(0) };
+    let err = dub(&req, &b, EventSink::silent()).unwrap_err();
+    assert!(format!("{err}").contains("simulated crash"), "{err}");
+    let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
+    for done in ["01-ingest", "02-vad", "03-transcribe", "04-translate"] {
+        assert!(job_dir.join(done).join("manifest.json").is_file(), "{done} kept");
+    }
+    assert!(!job_dir.join("05-synthesize").exists(), "a failed stage leaves no finished folder");
+    assert!(!req.output.exists());
+
+    // Resume: the four finished stages are reused (their backends are not even built).
+    b.fail_tts.set(false);
+    b.built.set(0);
+    let summary = dub(&req, &b, EventSink::silent()).unwrap();
+    assert_eq!(summary.skipped_stages, vec!["01-ingest", "02-vad", "03-transcribe", "04-translate"]);
+    assert_eq!(b.built.get(), 1, "only the synthesizer was built on resume");
+    assert!(req.output.is_file());
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(job_dir.join("output/report.json")).unwrap()).unwrap();
+    let lines = report["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["clip_start_ms"], 500);
+    assert_eq!(lines[1]["clip_start_ms"], 2000);
+    let ev = kinds(&job_dir);
+    assert!(ev.contains(&("error".into(), "05-synthesize".into())));
+    assert!(ev.contains(&("stage_skipped".into(), "03-transcribe".into())));
+    assert_eq!(ev.last().unwrap().0, "done");
+
+    let clips = std::fs::read_dir(job_dir.join("05-synthesize/clips")).unwrap().count();
+    assert_eq!(clips, 2, "one clip per line");
+}
+
+#[test]
+fn deleting_the_output_reruns_only_the_mux() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = make_input(tmp.path());
+    let req = DubRequest {
+        input,
+        output: tmp.path().join("out.mp4"),
+        from: Some("en".into()),
+        to: "es".into(),
+        keep_original_audio: true,
+        jobs_dir: tmp.path().join("jobs"),
+    };
+    let b = StandIns { fail_tts: Cell::new(false), built: Cell::new(0) };
+    dub(&req, &b, EventSink::silent()).unwrap();
+    std::fs::remove_file(&req.output).unwrap();
+    let s = dub(&req, &b, EventSink::silent()).unwrap();
+    assert_eq!(s.skipped_stages.len(), 6, "{:?}", s.skipped_stages);
+    assert!(req.output.is_file());
+    let p = redub_media::probe(&req.output).unwrap();
+    assert!(p.audio.is_some());
+}
