@@ -24,8 +24,11 @@ fn transcribes_the_call_with_word_times() {
     let reference: Vec<String> =
         stm.lines().map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")).collect();
     let mut w = Whisper::load(WhisperSettings::default()).unwrap();
-    // Regions from the reference's first and last times: the VAD has its own test.
-    let segs = w.transcribe(&audio, &[Span::new(6000, 30_000)], Some("en"), &Ctx::quiet()).unwrap();
+    // The speech regions Silero VAD finds on this file (its own test checks them): the lone
+    // first "Hello?", then one long stretch. Decoding them as one 6–30 s window instead gives a
+    // WER of 18.5–19.8%: Whisper base is sensitive to where a window starts.
+    let regions = [Span::new(6724, 7228), Span::new(7588, 30_000)];
+    let segs = w.transcribe(&audio, &regions, Some("en"), &Ctx::quiet()).unwrap();
     let hyp: Vec<&str> = segs.iter().map(|s| s.text.as_str()).collect();
     let report = word_error_rate(&reference.join(" "), &hyp.join(" "));
     println!("hypothesis: {}", hyp.join(" | "));
@@ -39,7 +42,7 @@ fn transcribes_the_call_with_word_times() {
     );
     assert!(report.rate() <= 0.20, "WER {:.3} above 20%", report.rate());
     for s in &segs {
-        assert!(s.start_ms >= 6000 && s.end_ms <= 30_000 && s.start_ms <= s.end_ms, "{s:?}");
+        assert!(s.start_ms >= 6724 && s.end_ms <= 30_000 && s.start_ms <= s.end_ms, "{s:?}");
         assert!(!s.words.is_empty());
         for wd in &s.words {
             assert!(wd.start_ms >= s.start_ms && wd.end_ms <= s.end_ms + 10, "word {wd:?} outside {s:?}");
