@@ -7,7 +7,8 @@
 use redub_core::{Error, Result};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::process::{Command, ExitStatus, Stdio};
+use std::io::Write;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 
 /// How many trailing stderr lines an error keeps.
 pub const STDERR_TAIL_LINES: usize = 15;
@@ -120,6 +121,24 @@ impl Tool {
         };
         Error::Process { program: self.name.to_string(), stderr }
     }
+}
+
+/// Wait for `child` (spawned with piped stdin, stdout and stderr) while `input` is written to
+/// its stdin from a second thread: a long input must not fill the stdin pipe while the program
+/// fills its stdout, or both would wait on each other. The outer error is a failure to wait; the
+/// inner one a failure to write the input. For programs that read text on stdin (Apertium,
+/// espeak-ng); stdin is closed once the input is written.
+pub fn finish_with_input(mut child: Child, input: Option<&[u8]>) -> std::io::Result<(Output, std::io::Result<()>)> {
+    let stdin = child.stdin.take();
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || match (stdin, input) {
+            (Some(mut pipe), Some(bytes)) => pipe.write_all(bytes),
+            _ => Ok(()),
+        });
+        let output = child.wait_with_output()?;
+        let written = writer.join().unwrap_or_else(|_| Err(std::io::Error::other("the input writer panicked")));
+        Ok((output, written))
+    })
 }
 
 impl fmt::Display for Tool {

@@ -54,8 +54,8 @@ impl Drop for PartFile {
     }
 }
 
-/// Write `bytes` to `dest` via a temporary file and rename.
-pub(crate) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
+/// Write `bytes` to `dest` via a temporary file and rename, so readers never see half a file.
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     let part = PartFile::new(dest)?;
     std::fs::write(part.path(), bytes).map_err(|e| Error::io(part.path(), e))?;
     part.commit()

@@ -24,8 +24,9 @@ mod probe;
 mod srt;
 mod wav;
 
-pub use cmd::{Captured, Tool, STDERR_TAIL_LINES};
+pub use cmd::{finish_with_input, Captured, Tool, STDERR_TAIL_LINES};
 pub use ffmpeg::{extract_audio, mux, video_stream_hash, MuxOptions, AAC_BITRATE};
+pub use fsutil::write_atomic;
 pub use probe::{check_input, parse_probe_json, probe, AudioStream, Probe, VideoStream};
 pub use srt::{srt_string, srt_timestamp, write_srt};
 pub use wav::{

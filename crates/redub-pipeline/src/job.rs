@@ -8,6 +8,7 @@
 
 use crate::events::EventSink;
 use redub_core::{Error, Result};
+use redub_media::write_atomic;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -106,13 +107,6 @@ pub struct StageResult {
     pub dir: PathBuf,
     pub key: String,
     pub skipped: bool,
-}
-
-/// Write a file under a temporary name and rename it, so readers never see half a file.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, data).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {

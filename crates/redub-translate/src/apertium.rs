@@ -9,7 +9,6 @@ use redub_core::lang::{from_iso3, to_iso3};
 use redub_core::traits::TranslationItem;
 use redub_core::{Ctx, Error, Result, Translator};
 use std::ffi::{OsStr, OsString};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -240,7 +239,7 @@ fn split_paragraphs(raw: &str, n: usize) -> Option<Vec<String>> {
 /// Run `program args`, feeding `input` on stdin; stdout as (lossy) UTF-8. No shell is involved.
 fn run_program(program: &OsStr, args: &[&str], input: Option<&str>) -> Result<String> {
     let label = || format!("{} {}", program.to_string_lossy(), args.join(" "));
-    let mut child = Command::new(program)
+    let child = Command::new(program)
         .args(args)
         .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
@@ -253,17 +252,8 @@ fn run_program(program: &OsStr, args: &[&str], input: Option<&str>) -> Result<St
             },
             _ => Error::Process { program: label(), stderr: format!("could not start: {e}") },
         })?;
-    let stdin = child.stdin.take();
-    // A writer thread, so a long window cannot fill the stdin pipe while Apertium fills stdout.
-    let (written, output) = std::thread::scope(|s| {
-        let writer = s.spawn(move || match (stdin, input) {
-            (Some(mut pipe), Some(text)) => pipe.write_all(text.as_bytes()),
-            _ => Ok(()),
-        });
-        let output = child.wait_with_output();
-        (writer.join(), output)
-    });
-    let output = output.map_err(|e| Error::Process { program: label(), stderr: e.to_string() })?;
+    let (output, written) = redub_media::finish_with_input(child, input.map(str::as_bytes))
+        .map_err(|e| Error::Process { program: label(), stderr: e.to_string() })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -274,9 +264,8 @@ fn run_program(program: &OsStr, args: &[&str], input: Option<&str>) -> Result<St
         });
     }
     match written {
-        Ok(Ok(())) => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
-        Ok(Err(e)) => Err(Error::Process { program: label(), stderr: format!("writing the text: {e}") }),
-        Err(_) => Err(Error::Process { program: label(), stderr: "the text writer panicked".to_string() }),
+        Ok(()) => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
+        Err(e) => Err(Error::Process { program: label(), stderr: format!("writing the text: {e}") }),
     }
 }
 

@@ -5,7 +5,6 @@
 //! between them: Kokoro uses `, . ? !` (and `; : … —`) for pauses and intonation.
 
 use redub_core::{Error, Result};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -199,7 +198,7 @@ fn phonemize_clause(words: &str, voice: &str) -> Result<String> {
 
 /// Run espeak-ng with `args`, feeding `input` on stdin; its stdout.
 pub(crate) fn run(args: &[&str], input: Option<&str>) -> Result<Vec<u8>> {
-    let mut child = Command::new(ESPEAK)
+    let child = Command::new(ESPEAK)
         .args(args)
         .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
@@ -211,17 +210,8 @@ pub(crate) fn run(args: &[&str], input: Option<&str>) -> Result<Vec<u8>> {
             }
             _ => Error::Process { program: ESPEAK.to_string(), stderr: e.to_string() },
         })?;
-    let stdin = child.stdin.take();
-    // A writer thread, so a long text cannot fill the stdin pipe while espeak-ng fills stdout.
-    let (written, output) = std::thread::scope(|s| {
-        let writer = s.spawn(move || match (stdin, input) {
-            (Some(mut pipe), Some(text)) => pipe.write_all(text.as_bytes()),
-            _ => Ok(()),
-        });
-        let output = child.wait_with_output();
-        (writer.join(), output)
-    });
-    let output = output.map_err(|e| Error::Process { program: ESPEAK.to_string(), stderr: e.to_string() })?;
+    let (output, written) = redub_media::finish_with_input(child, input.map(str::as_bytes))
+        .map_err(|e| Error::Process { program: ESPEAK.to_string(), stderr: e.to_string() })?;
     if !output.status.success() {
         // espeak-ng prints some errors ("voice does not exist") on stdout.
         let mut msg = String::from_utf8_lossy(&output.stderr).trim().to_string();
@@ -236,9 +226,8 @@ pub(crate) fn run(args: &[&str], input: Option<&str>) -> Result<Vec<u8>> {
         });
     }
     match written {
-        Ok(Ok(())) => Ok(output.stdout),
-        Ok(Err(e)) => Err(Error::Process { program: ESPEAK.to_string(), stderr: format!("writing text: {e}") }),
-        Err(_) => Err(Error::Process { program: ESPEAK.to_string(), stderr: "text writer panicked".to_string() }),
+        Ok(()) => Ok(output.stdout),
+        Err(e) => Err(Error::Process { program: ESPEAK.to_string(), stderr: format!("writing text: {e}") }),
     }
 }
 
