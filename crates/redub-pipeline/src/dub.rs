@@ -116,13 +116,21 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
             redub_media::extract_audio(&req.input, &dir.join("mix.wav"), None, false)
         })?;
     note(&ingest, "01-ingest");
-    let speech = redub_media::read_wav_mono(&ingest.dir.join("speech16k.wav"))?;
+    // The analysis audio is read only if a stage that needs it runs (a resumed job may skip both).
+    let speech_cell = std::cell::OnceCell::new();
+    let speech = || -> Result<&Audio> {
+        if let Some(a) = speech_cell.get() {
+            return Ok(a);
+        }
+        let a = redub_media::read_wav_mono(&ingest.dir.join("speech16k.wav"))?;
+        Ok(speech_cell.get_or_init(|| a))
+    };
 
     // ---- 02 vad ---------------------------------------------------------------------------
     let vad = job.stage("02-vad", 1, json!({ "up": ingest.key, "backend": backends.identity("vad") }), |dir| {
         let mut vad = backends.vad()?;
         let progress = ev.progress_fn("02-vad");
-        let regions = vad.detect(&speech, &Ctx::new(&progress, None))?;
+        let regions = vad.detect(speech()?, &Ctx::new(&progress, None))?;
         write_json(&dir.join("regions.json"), &regions)
     })?;
     note(&vad, "02-vad");
@@ -136,7 +144,7 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         |dir| {
             let mut asr = backends.transcriber()?;
             let progress = ev.progress_fn("03-transcribe");
-            let mut segments = asr.transcribe(&speech, &regions, req.from.as_deref(), &Ctx::new(&progress, None))?;
+            let mut segments = asr.transcribe(speech()?, &regions, req.from.as_deref(), &Ctx::new(&progress, None))?;
             for s in &mut segments {
                 s.speaker.get_or_insert_with(|| DEFAULT_SPEAKER.to_string());
             }
@@ -224,6 +232,8 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
             let progress = ev.progress_fn("05-synthesize");
             let clips_dir = dir.join("clips");
             std::fs::create_dir_all(&clips_dir).map_err(|e| Error::io(&clips_dir, e))?;
+            // What the previous run of this stage made (read once; empty on a first run).
+            let earlier: Vec<ClipEntry> = read_json(&synth_dir.join("clips.json")).unwrap_or_default();
             let mut entries = Vec::new();
             for (i, l) in lines.iter().enumerate() {
                 progress(i as u64, lines.len() as u64);
@@ -236,16 +246,17 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
                 );
                 let file = format!("{}-{}.wav", l.id, &hex::encode(h.finalize())[..10]);
                 // A clip made by an earlier run for the same text, voice and slot is reused as is.
-                let earlier = synth_dir.join("clips").join(&file);
-                let (audio, speed) = if let (Ok(a), Ok(prev)) =
-                    (redub_media::read_wav_mono(&earlier), read_json::<Vec<ClipEntry>>(&synth_dir.join("clips.json")))
-                {
-                    let speed = prev.iter().find(|e| e.file == file).map(|e| e.engine_speed).unwrap_or(1.0);
-                    (a, speed)
-                } else {
-                    fit_with_engine(tts.as_mut(), &l.target_text, &req.to, &voice, l.end_ms - l.start_ms)?
-                };
-                redub_media::write_wav(&clips_dir.join(&file), &audio)?;
+                let dest = clips_dir.join(&file);
+                if let Some(prev) = earlier.iter().find(|e| e.file == file) {
+                    let src = synth_dir.join("clips").join(&file);
+                    if std::fs::copy(&src, &dest).is_ok() {
+                        entries.push(ClipEntry { id: l.id, voice: voice.clone(), ..prev.clone() });
+                        continue;
+                    }
+                }
+                let (audio, speed) =
+                    fit_with_engine(tts.as_mut(), &l.target_text, &req.to, &voice, l.end_ms - l.start_ms)?;
+                redub_media::write_wav(&dest, &audio)?;
                 entries.push(ClipEntry {
                     id: l.id,
                     file,
