@@ -10,16 +10,9 @@ fn fixture() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/speech-2spk")
 }
 
-fn read_wav(path: &std::path::Path) -> Audio {
-    let mut r = hound::WavReader::open(path).unwrap();
-    let rate = r.spec().sample_rate;
-    let samples = r.samples::<i16>().map(|s| s.unwrap() as f32 / 32768.0).collect();
-    Audio::new(rate, samples)
-}
-
 #[test]
 fn transcribes_the_call_with_word_times() {
-    let audio = read_wav(&fixture().join("sample.wav"));
+    let audio = redub_media::read_wav_mono(&fixture().join("sample.wav")).unwrap();
     let stm = std::fs::read_to_string(fixture().join("sample.stm")).unwrap();
     let reference: Vec<String> =
         stm.lines().map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")).collect();
@@ -61,7 +54,7 @@ fn transcribes_the_call_with_word_times() {
 
 #[test]
 fn detects_english() {
-    let audio = read_wav(&fixture().join("sample.wav"));
+    let audio = redub_media::read_wav_mono(&fixture().join("sample.wav")).unwrap();
     let speech = Audio::new(16_000, audio.slice_ms(6000, 30_000).to_vec());
     let mut w = Whisper::load(WhisperSettings::default()).unwrap();
     let (lang, p) = w.detect_language(&speech).unwrap();

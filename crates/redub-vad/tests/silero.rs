@@ -9,13 +9,6 @@ fn fixture() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/speech-2spk")
 }
 
-fn read_wav(path: &std::path::Path) -> Audio {
-    let mut r = hound::WavReader::open(path).unwrap();
-    let rate = r.spec().sample_rate;
-    let samples = r.samples::<i16>().map(|s| s.unwrap() as f32 / 32768.0).collect();
-    Audio::new(rate, samples)
-}
-
 fn reference() -> Vec<Span> {
     std::fs::read_to_string(fixture().join("sample.stm"))
         .unwrap()
@@ -37,7 +30,7 @@ fn overlap(a: &[Span], b: &[Span]) -> u64 {
 
 #[test]
 fn finds_the_speech_of_the_call() {
-    let audio = read_wav(&fixture().join("sample.wav"));
+    let audio = redub_media::read_wav_mono(&fixture().join("sample.wav")).unwrap();
     let mut vad = SileroVad::load(VadSettings::default()).unwrap();
     let found = vad.detect(&audio, &Ctx::quiet()).unwrap();
     let refs = reference();
