@@ -1,0 +1,57 @@
+//! Speakers: who speaks when, with one id per person across a whole film. Owns the models
+//! (pyannote segmentation-3.0 and CAM++ embeddings, both ONNX), the clustering inside a chunk,
+//! the matching of chunks' local speakers to global speakers, chunk planning, RTTM and the
+//! diarization error rate. Knows nothing about files beyond RTTM text, or about the stages around it.
+
+pub mod chunks;
+pub mod cluster;
+pub mod der;
+pub mod global;
+pub mod hungarian;
+pub mod rttm;
+
+use serde::{Deserialize, Serialize};
+
+/// One stretch of one speaker's speech. Turns of different speakers may overlap (overlapped
+/// speech is real and is scored); turns of the same speaker never do once normalised.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub speaker: String,
+}
+
+impl Turn {
+    pub fn new(start_ms: u64, end_ms: u64, speaker: impl Into<String>) -> Self {
+        Self { start_ms, end_ms: end_ms.max(start_ms), speaker: speaker.into() }
+    }
+
+    pub fn duration_ms(&self) -> u64 {
+        self.end_ms - self.start_ms
+    }
+}
+
+/// Cosine similarity of two vectors (0 when either is all zeros).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        ab += f64::from(*x) * f64::from(*y);
+        aa += f64::from(*x) * f64::from(*x);
+        bb += f64::from(*y) * f64::from(*y);
+    }
+    if aa == 0.0 || bb == 0.0 {
+        0.0
+    } else {
+        (ab / (aa.sqrt() * bb.sqrt())) as f32
+    }
+}
+
+/// `v` scaled to unit length (unchanged when all zeros).
+pub fn normalized(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| f64::from(*x) * f64::from(*x)).sum::<f64>().sqrt();
+    if n == 0.0 {
+        v.to_vec()
+    } else {
+        v.iter().map(|x| (f64::from(*x) / n) as f32).collect()
+    }
+}
