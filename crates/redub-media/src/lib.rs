@@ -7,6 +7,7 @@
 //! - [`mux`]: the input's video copied bit for bit plus the dubbed audio as AAC, lasting exactly
 //!   as long as the input; [`video_stream_hash`] proves the video was not touched.
 //! - [`srt_string`] / [`write_srt`]: SubRip subtitles.
+//! - [`scene_cuts`]: the times where the picture cuts to a new shot.
 //!
 //! External programs run through the small builder [`Tool`], which captures stderr and turns a
 //! failure into [`Error::Process`] with its last lines (and a missing ffmpeg into a hint to run
@@ -21,6 +22,7 @@ mod cmd;
 mod ffmpeg;
 mod fsutil;
 mod probe;
+mod scene;
 mod srt;
 mod wav;
 
@@ -28,6 +30,7 @@ pub use cmd::{finish_with_input, Captured, Tool, STDERR_TAIL_LINES};
 pub use ffmpeg::{extract_audio, mux, video_stream_hash, MuxOptions, AAC_BITRATE};
 pub use fsutil::write_atomic;
 pub use probe::{check_input, parse_probe_json, probe, AudioStream, Probe, VideoStream};
+pub use scene::{scene_cuts, SCENE_THRESHOLD};
 pub use srt::{srt_string, srt_timestamp, write_srt};
 pub use wav::{
     downmix, read_wav, read_wav_mono, write_wav, write_wav_as, write_wav_i16, write_wav_interleaved, WavFormat,

@@ -361,3 +361,128 @@ fn srt_file() {
     let pr = probe(&p).unwrap();
     assert_eq!(pr.format_name, "srt");
 }
+
+#[test]
+fn scene_cuts_at_the_junctions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("cuts.mp4");
+    // 3 s red, 3 s testsrc (moving), 3 s colour bars: cuts at 3 s and 6 s.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=red:s=320x240:r=25:d=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=s=320x240:r=25:d=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "smptebars=s=320x240:r=25:d=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=9",
+        "-filter_complex",
+        "[0][1][2]concat=n=3:v=1:a=0[v]",
+        "-map",
+        "[v]",
+        "-map",
+        "3:a",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        v.to_str().unwrap(),
+    ]);
+    let cuts = scene_cuts(&v, SCENE_THRESHOLD).unwrap();
+    assert_eq!(cuts.len(), 2, "{cuts:?}");
+    assert!(cuts[0].abs_diff(3000) <= 100, "{cuts:?}");
+    assert!(cuts[1].abs_diff(6000) <= 100, "{cuts:?}");
+    // A threshold above every score finds nothing; 0..=1 is the valid range.
+    assert!(scene_cuts(&v, 1.0).unwrap().is_empty());
+    assert!(matches!(scene_cuts(&v, 1.5), Err(Error::Unsupported(_))));
+    assert!(matches!(scene_cuts(&v, f64::NAN), Err(Error::Unsupported(_))));
+}
+
+#[test]
+fn scene_cuts_still_video_has_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("still.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "smptebars=s=320x240:r=25:d=3",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        v.to_str().unwrap(),
+    ]);
+    assert_eq!(scene_cuts(&v, SCENE_THRESHOLD).unwrap(), Vec::<u64>::new());
+}
+
+#[test]
+fn scene_cuts_fixture_mpeg2() {
+    // The clip cuts to a new shot once; its timestamps start at 0.54 s, reported times start at 0.
+    assert_eq!(scene_cuts(&fixture("cityCC0.mpg"), SCENE_THRESHOLD).unwrap(), [4640]);
+}
+
+#[test]
+fn scene_cuts_audio_only_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("speech.m4a");
+    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=200:duration=2", "-c:a", "aac", a.to_str().unwrap()]);
+    assert_eq!(scene_cuts(&a, SCENE_THRESHOLD).unwrap(), Vec::<u64>::new());
+
+    // Cover art is not video.
+    let mp3 = dir.path().join("cover.mp3");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=200:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=s=64x64:d=1",
+        "-frames:v",
+        "1",
+        "-map",
+        "0:a",
+        "-map",
+        "1:v",
+        "-c:a",
+        "libmp3lame",
+        "-c:v",
+        "mjpeg",
+        "-disposition:v",
+        "attached_pic",
+        mp3.to_str().unwrap(),
+    ]);
+    assert!(probe(&mp3).unwrap().video.is_none());
+    assert_eq!(scene_cuts(&mp3, SCENE_THRESHOLD).unwrap(), Vec::<u64>::new());
+}
+
+#[test]
+fn scene_cuts_unreadable_input_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.mp4");
+    let (p, problem, fix) = input_error(scene_cuts(&missing, SCENE_THRESHOLD).unwrap_err());
+    assert_eq!(p, missing);
+    assert_eq!(problem, "does not exist");
+    assert!(fix.contains("path"), "{fix}");
+
+    let junk = dir.path().join("junk.mp4");
+    std::fs::write(&junk, (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<_>>())
+        .unwrap();
+    let (_, problem, fix) = input_error(scene_cuts(&junk, SCENE_THRESHOLD).unwrap_err());
+    assert!(problem.starts_with("could not be scanned for scene cuts (ffmpeg: "), "{problem}");
+    assert!(problem.contains("Invalid data found"), "{problem}");
+    assert!(!problem.contains(&junk.display().to_string()), "path repeated: {problem}");
+    assert!(fix.contains("re-encode"), "{fix}");
+}
