@@ -15,6 +15,10 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 
+    /// Settings or flags that cannot work together or are out of range.
+    #[error("{0}")]
+    Usage(String),
+
     /// A model or tool that setup should have installed is missing.
     #[error("{what} not found at {path}. Run `make setup` (or `scripts/setup.sh`) to install it")]
     MissingModel { what: String, path: PathBuf },

@@ -14,5 +14,5 @@ pub mod transcript;
 pub use audio::{ms_to_samples, samples_to_ms, Audio};
 pub use error::{Error, Result};
 pub use event::Event;
-pub use traits::{Ctx, Synthesizer, Transcriber, TranslationItem, Translator, VoiceActivityDetector};
-pub use transcript::{Flag, Segment, Span, Word};
+pub use traits::{Ctx, Diarizer, Synthesizer, Transcriber, TranslationItem, Translator, VoiceActivityDetector};
+pub use transcript::{Flag, Segment, Span, Turn, Word};

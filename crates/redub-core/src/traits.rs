@@ -1,7 +1,7 @@
 //! Backend traits: small, synchronous, one or two required methods each. Backends get a [`Ctx`]
 //! for progress and cancellation and return data; the pipeline decides where anything is stored.
 
-use crate::{Audio, Result, Segment, Span};
+use crate::{Audio, Result, Segment, Span, Turn};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Progress and cancellation handed to a backend.
@@ -31,6 +31,12 @@ impl<'a> Ctx<'a> {
         (self.progress)(done, total)
     }
 
+    /// A context with the same cancel flag that reports progress somewhere else: a stage made of
+    /// several steps maps each step's progress into its own.
+    pub fn child<'b>(&'b self, progress: &'b (dyn Fn(u64, u64) + Sync)) -> Ctx<'b> {
+        Ctx { progress, cancel: self.cancel }
+    }
+
     /// Err(Cancelled) once the job was asked to stop; call between units of work.
     pub fn check_cancel(&self) -> Result<()> {
         match self.cancel {
@@ -44,6 +50,14 @@ impl<'a> Ctx<'a> {
 pub trait VoiceActivityDetector {
     /// Speech regions of `audio`, sorted, non-overlapping.
     fn detect(&mut self, audio: &Audio, ctx: &Ctx) -> Result<Vec<Span>>;
+}
+
+/// Finds who speaks when.
+pub trait Diarizer {
+    /// Speaker turns of `audio` (16 kHz mono). `speech` are the VAD regions and `scene_cuts_ms`
+    /// the video's shot changes (empty for audio-only input), both used to plan chunks of a long
+    /// input. Speaker ids are the same person across the whole input; no speech gives no turns.
+    fn diarize(&mut self, audio: &Audio, speech: &[Span], scene_cuts_ms: &[u64], ctx: &Ctx) -> Result<Vec<Turn>>;
 }
 
 /// Turns speech into timed text.

@@ -3,6 +3,25 @@
 
 use serde::{Deserialize, Serialize};
 
+/// One stretch of one speaker's speech. Turns of different speakers may overlap (overlapped
+/// speech is real and is scored); turns of one speaker do not once merged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub speaker: String,
+}
+
+impl Turn {
+    pub fn new(start_ms: u64, end_ms: u64, speaker: impl Into<String>) -> Self {
+        Self { start_ms, end_ms: end_ms.max(start_ms), speaker: speaker.into() }
+    }
+
+    pub fn duration_ms(&self) -> u64 {
+        self.end_ms - self.start_ms
+    }
+}
+
 /// A time range, `start_ms <= end_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {

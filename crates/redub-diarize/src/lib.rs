@@ -6,30 +6,18 @@
 pub mod chunks;
 pub mod cluster;
 pub mod der;
+pub mod diarizer;
+pub mod embed;
+pub mod fbank;
 pub mod global;
 pub mod hungarian;
+pub mod label;
 pub mod rttm;
+pub mod segmentation;
 
-use serde::{Deserialize, Serialize};
+pub use diarizer::{Diarization, DiarizeSettings, SpeakerDiarizer};
 
-/// One stretch of one speaker's speech. Turns of different speakers may overlap (overlapped
-/// speech is real and is scored); turns of the same speaker never do once normalised.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Turn {
-    pub start_ms: u64,
-    pub end_ms: u64,
-    pub speaker: String,
-}
-
-impl Turn {
-    pub fn new(start_ms: u64, end_ms: u64, speaker: impl Into<String>) -> Self {
-        Self { start_ms, end_ms: end_ms.max(start_ms), speaker: speaker.into() }
-    }
-
-    pub fn duration_ms(&self) -> u64 {
-        self.end_ms - self.start_ms
-    }
-}
+pub use redub_core::Turn;
 
 /// Cosine similarity of two vectors (0 when either is all zeros).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {

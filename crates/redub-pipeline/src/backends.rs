@@ -1,12 +1,14 @@
 //! Which backend serves each stage. [`OfflineBackends`] is the default stack (Silero VAD,
-//! Whisper, Apertium, Kokoro/espeak-ng); tests substitute their own. Backends are built lazily,
+//! Whisper, pyannote segmentation + CAM++, Apertium, Kokoro/espeak-ng); tests substitute their own. Backends are built lazily,
 //! so a rerun whose stages are all finished loads no model.
 
-use redub_core::{Result, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
+use redub_core::{Diarizer, Result, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
+use redub_diarize::DiarizeSettings;
 
 pub trait Backends {
     fn vad(&self) -> Result<Box<dyn VoiceActivityDetector>>;
     fn transcriber(&self) -> Result<Box<dyn Transcriber>>;
+    fn diarizer(&self, settings: &DiarizeSettings) -> Result<Box<dyn Diarizer>>;
     fn translator(&self, from: &str, to: &str) -> Result<Box<dyn Translator>>;
     fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>>;
     /// Names and model identities that go into the cache keys of each stage.
@@ -34,6 +36,10 @@ impl Backends for OfflineBackends {
         Ok(Box::new(redub_asr::Whisper::load(redub_asr::WhisperSettings::default())?))
     }
 
+    fn diarizer(&self, settings: &DiarizeSettings) -> Result<Box<dyn Diarizer>> {
+        Ok(Box::new(redub_diarize::SpeakerDiarizer::load(settings.clone())?))
+    }
+
     fn translator(&self, from: &str, to: &str) -> Result<Box<dyn Translator>> {
         Ok(Box::new(redub_translate::Apertium::new(from, to)?))
     }
@@ -49,6 +55,10 @@ impl Backends for OfflineBackends {
             "transcribe" => {
                 serde_json::json!({ "backend": "whisper", "model": model_id("whisper-base/ggml-base.bin"), "beam": 5 })
             }
+            "diarize" => serde_json::json!({
+                "backend": "pyannote-segmentation-3.0+campplus",
+                "models": redub_diarize::SpeakerDiarizer::identity().into_iter().map(model_id).collect::<Vec<_>>(),
+            }),
             "translate" => serde_json::json!({ "backend": "apertium" }),
             "synthesize" => {
                 serde_json::json!({ "backend": "kokoro|espeak-ng", "model": model_id("kokoro/kokoro-v1.0.int8.onnx") })

@@ -17,7 +17,7 @@ const LOW_CONFIDENCE: f32 = 0.6;
 const MAX_ENGINE_SPEED: f64 = 1.25;
 /// Lines of context/batching for the translator (DESIGN §1, translate).
 const WINDOW: usize = 5;
-/// Speaker label used until diarization assigns real ones.
+/// Speaker of lines when diarization found no speech at all (Whisper heard something anyway).
 const DEFAULT_SPEAKER: &str = "S1";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -31,6 +31,9 @@ pub struct DubRequest {
     pub keep_original_audio: bool,
     /// Folder that holds job folders.
     pub jobs_dir: PathBuf,
+    /// Speaker counts, chunking and thresholds for diarization.
+    #[serde(default)]
+    pub diarize: redub_diarize::DiarizeSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -44,7 +47,7 @@ pub struct DubSummary {
     pub skipped_stages: Vec<String>,
 }
 
-/// One translated line as stored in `04-translate/translations.json`.
+/// One translated line as stored in `05-translate/translations.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TranslatedLine {
     pub id: u32,
@@ -144,16 +147,43 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         |dir| {
             let mut asr = backends.transcriber()?;
             let progress = ev.progress_fn("03-transcribe");
-            let mut segments = asr.transcribe(speech()?, &regions, req.from.as_deref(), &Ctx::new(&progress, None))?;
-            for s in &mut segments {
-                s.speaker.get_or_insert_with(|| DEFAULT_SPEAKER.to_string());
-            }
+            let segments = asr.transcribe(speech()?, &regions, req.from.as_deref(), &Ctx::new(&progress, None))?;
             write_json(&dir.join("segments.json"), &segments)
         },
     )?;
     note(&asr, "03-transcribe");
-    let segments: Vec<Segment> = read_json(&asr.dir.join("segments.json"))?;
-    let from = req.from.clone().or_else(|| segments.first().map(|s| s.lang.clone())).unwrap_or_else(|| "en".into());
+    let transcript: Vec<Segment> = read_json(&asr.dir.join("segments.json"))?;
+    let from = req.from.clone().or_else(|| transcript.first().map(|s| s.lang.clone())).unwrap_or_else(|| "en".into());
+
+    // ---- 04 diarize -----------------------------------------------------------------------
+    // After transcription so that changing speaker settings reruns neither VAD nor Whisper.
+    let diar = job.stage(
+        "04-diarize",
+        1,
+        json!({ "up": [vad.key, asr.key], "settings": req.diarize, "backend": backends.identity("diarize") }),
+        |dir| {
+            // Scene cuts only matter where the input is split into chunks.
+            let cuts = if probe.video.is_some() && probe.duration_ms > req.diarize.chunk.max_ms {
+                redub_media::scene_cuts(&req.input, redub_media::SCENE_THRESHOLD)?
+            } else {
+                Vec::new()
+            };
+            write_json(&dir.join("scene_cuts.json"), &cuts)?;
+            let mut diarizer = backends.diarizer(&req.diarize)?;
+            let progress = ev.progress_fn("04-diarize");
+            let turns = diarizer.diarize(speech()?, &regions, &cuts, &Ctx::new(&progress, None))?;
+            write_json(&dir.join("turns.json"), &turns)?;
+            let uri = req.input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
+            redub_media::write_atomic(
+                &dir.join("speakers.rttm"),
+                redub_diarize::rttm::to_string(&uri, &turns).as_bytes(),
+            )?;
+            let segments = redub_diarize::label::label_segments(&transcript, &turns, DEFAULT_SPEAKER);
+            write_json(&dir.join("segments.json"), &segments)
+        },
+    )?;
+    note(&diar, "04-diarize");
+    let segments: Vec<Segment> = read_json(&diar.dir.join("segments.json"))?;
     for s in &segments {
         ev.emit(
             "segment",
@@ -163,14 +193,14 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
     // The source language may only be known now; the pair is checked before translating.
     backends.check_pair(Some(&from), &req.to)?;
 
-    // ---- 04 translate ---------------------------------------------------------------------
+    // ---- 05 translate ---------------------------------------------------------------------
     let tr = job.stage(
-        "04-translate",
+        "05-translate",
         1,
-        json!({ "up": asr.key, "from": from, "to": req.to, "backend": backends.identity("translate") }),
+        json!({ "up": diar.key, "from": from, "to": req.to, "backend": backends.identity("translate") }),
         |dir| {
             let mut translator = backends.translator(&from, &req.to)?;
-            let progress = ev.progress_fn("04-translate");
+            let progress = ev.progress_fn("05-translate");
             let ctx = Ctx::new(&progress, None);
             let mut lines = Vec::new();
             for (w, window) in segments.chunks(WINDOW).enumerate() {
@@ -212,24 +242,29 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
             write_json(&dir.join("translations.json"), &lines)
         },
     )?;
-    note(&tr, "04-translate");
+    note(&tr, "05-translate");
     let lines: Vec<TranslatedLine> = read_json(&tr.dir.join("translations.json"))?;
     for l in &lines {
         ev.emit("segment", json!({ "id": l.id, "speaker": l.speaker, "start_ms": l.start_ms, "end_ms": l.end_ms, "text": l.source_text, "target_text": l.target_text, "flags": l.flags }));
     }
 
-    // ---- 05 synthesize --------------------------------------------------------------------
-    let synth_dir = job.stage_dir("05-synthesize");
+    // ---- 06 synthesize --------------------------------------------------------------------
+    let synth_dir = job.stage_dir("06-synthesize");
     let synth = job.stage(
-        "05-synthesize",
+        "06-synthesize",
         1,
         json!({ "up": tr.key, "to": req.to, "backend": backends.identity("synthesize") }),
         |dir| {
             let mut tts = backends.synthesizer(&req.to)?;
-            let voices = tts.voices(&req.to);
-            let voice =
-                voices.first().cloned().ok_or_else(|| Error::Unsupported(format!("no voice speaks {}", req.to)))?;
-            let progress = ev.progress_fn("05-synthesize");
+            let voice_map = assign_voices(&lines, &tts.voices(&req.to), &req.to)?;
+            if voice_map.values().collect::<std::collections::BTreeSet<_>>().len() < voice_map.len() {
+                ev.emit(
+                    "warning",
+                    json!({ "message": format!("{} speakers but fewer voices for {}: some speakers share a voice", voice_map.len(), req.to) }),
+                );
+            }
+            write_json(&dir.join("voices.json"), &voice_map)?;
+            let progress = ev.progress_fn("06-synthesize");
             let clips_dir = dir.join("clips");
             std::fs::create_dir_all(&clips_dir).map_err(|e| Error::io(&clips_dir, e))?;
             // What the previous run of this stage made (read once; empty on a first run).
@@ -240,6 +275,7 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
                 if l.target_text.trim().is_empty() {
                     continue;
                 }
+                let voice = voice_map.get(&l.speaker).cloned().unwrap_or_default();
                 let mut h = Sha256::new();
                 h.update(
                     format!("{}\u{0}{}\u{0}{}\u{0}{}", l.target_text, voice, req.to, l.end_ms - l.start_ms).as_bytes(),
@@ -269,10 +305,10 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
             write_json(&dir.join("clips.json"), &entries)
         },
     )?;
-    note(&synth, "05-synthesize");
+    note(&synth, "06-synthesize");
 
-    // ---- 06 render ------------------------------------------------------------------------
-    let rendered = job.stage("06-render", 1, json!({ "up": [synth.key, ingest.key] }), |dir| {
+    // ---- 07 render ------------------------------------------------------------------------
+    let rendered = job.stage("07-render", 1, json!({ "up": [synth.key, ingest.key] }), |dir| {
         let (rate, channels, mix) = redub_media::read_wav(&ingest.dir.join("mix.wav"))?;
         let original = Audio::new(rate, redub_media::downmix(&mix, channels));
         let entries: Vec<ClipEntry> = read_json(&synth.dir.join("clips.json"))?;
@@ -315,19 +351,19 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         let report = RenderReport::new(&placements, src_lufs, out_lufs + gain_db as f64);
         write_json(&dir.join("report.json"), &report)
     })?;
-    note(&rendered, "06-render");
+    note(&rendered, "07-render");
 
-    // ---- 07 mux ---------------------------------------------------------------------------
+    // ---- 08 mux ---------------------------------------------------------------------------
     let out_abs = absolute(&req.output);
     let mux_inputs =
         json!({ "up": [rendered.key, ingest.key], "output": out_abs, "keep_original_audio": req.keep_original_audio });
     if !req.output.exists() {
         // A finished mux whose output was deleted since is not finished.
-        let _ = std::fs::remove_file(job.stage_dir("07-mux").join("manifest.json"));
+        let _ = std::fs::remove_file(job.stage_dir("08-mux").join("manifest.json"));
     }
     let srt_src = sibling(&req.output, &format!("{from}.srt"));
     let srt_dst = sibling(&req.output, &format!("{}.srt", req.to));
-    let muxed = job.stage("07-mux", 1, mux_inputs, |_dir| {
+    let muxed = job.stage("08-mux", 1, mux_inputs, |_dir| {
         let opts = redub_media::MuxOptions {
             keep_original_audio: req.keep_original_audio,
             dub_language: redub_core::lang::to_iso3(&req.to).map(str::to_string),
@@ -339,7 +375,7 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         redub_media::write_srt(&srt_src, &src)?;
         redub_media::write_srt(&srt_dst, &dst)
     })?;
-    note(&muxed, "07-mux");
+    note(&muxed, "08-mux");
 
     // ---- qa: the job is done only once the output exists and probes right ---------------
     let out_probe = redub_media::probe(&req.output)?;
@@ -352,7 +388,9 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
     }
     let mut report: serde_json::Value = read_json(&rendered.dir.join("report.json"))?;
     let mut timings = serde_json::Map::new();
-    for stage in ["01-ingest", "02-vad", "03-transcribe", "04-translate", "05-synthesize", "06-render", "07-mux"] {
+    for stage in
+        ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate", "06-synthesize", "07-render", "08-mux"]
+    {
         if let Ok(m) = read_json::<crate::job::Manifest>(&job.stage_dir(stage).join("manifest.json")) {
             timings.insert(stage.into(), json!(m.took_ms));
         }
@@ -375,6 +413,25 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         lines: lines.len(),
         skipped_stages: skipped,
     })
+}
+
+/// One voice per speaker, in order of the speakers' first lines; voices are reused only when
+/// the engine has fewer voices than there are speakers (the caller warns).
+fn assign_voices(
+    lines: &[TranslatedLine],
+    voices: &[String],
+    lang: &str,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    if voices.is_empty() {
+        return Err(Error::Unsupported(format!("no voice speaks {lang}")));
+    }
+    let mut order: Vec<&str> = Vec::new();
+    for l in lines {
+        if !order.contains(&l.speaker.as_str()) {
+            order.push(&l.speaker);
+        }
+    }
+    Ok(order.iter().enumerate().map(|(i, s)| (s.to_string(), voices[i % voices.len()].clone())).collect())
 }
 
 /// Synthesise `text` to fit `slot_ms`: at natural speed first; if that is too long, ask the

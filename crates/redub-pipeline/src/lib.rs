@@ -3,12 +3,14 @@
 //! See `docs/ARCHITECTURE.md` for the data flow.
 
 pub mod backends;
+pub mod diarize;
 pub mod dub;
 pub mod events;
 pub mod job;
 pub mod render;
 
 pub use backends::{Backends, OfflineBackends};
+pub use diarize::diarize_file;
 pub use dub::{dub, job_id, DubRequest, DubSummary};
 pub use events::EventSink;
 pub use job::{Job, Manifest};

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use redub_core::{
-    Audio, Ctx, Error, Result, Segment, Span, Synthesizer, Transcriber, Translator, VoiceActivityDetector,
+    Audio, Ctx, Diarizer, Error, Result, Segment, Span, Synthesizer, Transcriber, Translator, Turn,
+    VoiceActivityDetector,
 };
 use redub_pipeline::{dub, Backends, DubRequest, EventSink};
 use std::cell::Cell;
@@ -47,6 +48,14 @@ impl Transcriber for FixedAsr {
     }
 }
 
+/// Speech regions alternate between two speakers.
+struct AlternatingSpeakers;
+impl Diarizer for AlternatingSpeakers {
+    fn diarize(&mut self, _audio: &Audio, speech: &[Span], _cuts: &[u64], _ctx: &Ctx) -> Result<Vec<Turn>> {
+        Ok(speech.iter().enumerate().map(|(i, s)| Turn::new(s.start_ms, s.end_ms, format!("S{}", i % 2 + 1))).collect())
+    }
+}
+
 /// Stand-ins everywhere; the synthesizer fails while `fail_tts` is set.
 struct StandIns {
     fail_tts: Cell<bool>,
@@ -71,6 +80,10 @@ impl Backends for StandIns {
     fn transcriber(&self) -> Result<Box<dyn Transcriber>> {
         self.built.set(self.built.get() + 1);
         Ok(Box::new(FixedAsr))
+    }
+    fn diarizer(&self, _settings: &redub_diarize::DiarizeSettings) -> Result<Box<dyn Diarizer>> {
+        self.built.set(self.built.get() + 1);
+        Ok(Box::new(AlternatingSpeakers))
     }
     fn translator(&self, _from: &str, _to: &str) -> Result<Box<dyn Translator>> {
         self.built.set(self.built.get() + 1);
@@ -135,22 +148,24 @@ fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
         to: "es".into(),
         keep_original_audio: false,
         jobs_dir: tmp.path().join("jobs"),
+        diarize: Default::default(),
     };
     let b = StandIns { fail_tts: Cell::new(true), built: Cell::new(0) };
     let err = dub(&req, &b, EventSink::silent()).unwrap_err();
     assert!(format!("{err}").contains("simulated crash"), "{err}");
     let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
-    for done in ["01-ingest", "02-vad", "03-transcribe", "04-translate"] {
+    let finished = ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate"];
+    for done in finished {
         assert!(job_dir.join(done).join("manifest.json").is_file(), "{done} kept");
     }
-    assert!(!job_dir.join("05-synthesize").exists(), "a failed stage leaves no finished folder");
+    assert!(!job_dir.join("06-synthesize").exists(), "a failed stage leaves no finished folder");
     assert!(!req.output.exists());
 
-    // Resume: the four finished stages are reused (their backends are not even built).
+    // Resume: the five finished stages are reused (their backends are not even built).
     b.fail_tts.set(false);
     b.built.set(0);
     let summary = dub(&req, &b, EventSink::silent()).unwrap();
-    assert_eq!(summary.skipped_stages, vec!["01-ingest", "02-vad", "03-transcribe", "04-translate"]);
+    assert_eq!(summary.skipped_stages, finished);
     assert_eq!(b.built.get(), 1, "only the synthesizer was built on resume");
     assert!(req.output.is_file());
     let report: serde_json::Value =
@@ -160,12 +175,24 @@ fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
     assert_eq!(lines[0]["clip_start_ms"], 500);
     assert_eq!(lines[1]["clip_start_ms"], 2000);
     let ev = kinds(&job_dir);
-    assert!(ev.contains(&("error".into(), "05-synthesize".into())));
+    assert!(ev.contains(&("error".into(), "06-synthesize".into())));
     assert!(ev.contains(&("stage_skipped".into(), "03-transcribe".into())));
     assert_eq!(ev.last().unwrap().0, "done");
 
-    let clips = std::fs::read_dir(job_dir.join("05-synthesize/clips")).unwrap().count();
+    let clips = std::fs::read_dir(job_dir.join("06-synthesize/clips")).unwrap().count();
     assert_eq!(clips, 2, "one clip per line");
+    // Each speaker has a voice of its own, and each line is spoken by its speaker's voice.
+    let voices: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/voices.json")).unwrap()).unwrap();
+    assert_eq!(voices.len(), 2);
+    assert_ne!(voices["S1"], voices["S2"]);
+    let clips: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/clips.json")).unwrap()).unwrap();
+    let segs: Vec<Segment> =
+        serde_json::from_slice(&std::fs::read(job_dir.join("04-diarize/segments.json")).unwrap()).unwrap();
+    for (c, s) in clips.iter().zip(&segs) {
+        assert_eq!(c["voice"].as_str().unwrap(), voices[s.speaker.as_deref().unwrap()]);
+    }
 }
 
 #[test]
@@ -179,12 +206,13 @@ fn deleting_the_output_reruns_only_the_mux() {
         to: "es".into(),
         keep_original_audio: true,
         jobs_dir: tmp.path().join("jobs"),
+        diarize: Default::default(),
     };
     let b = StandIns { fail_tts: Cell::new(false), built: Cell::new(0) };
     dub(&req, &b, EventSink::silent()).unwrap();
     std::fs::remove_file(&req.output).unwrap();
     let s = dub(&req, &b, EventSink::silent()).unwrap();
-    assert_eq!(s.skipped_stages.len(), 6, "{:?}", s.skipped_stages);
+    assert_eq!(s.skipped_stages.len(), 7, "{:?}", s.skipped_stages);
     assert!(req.output.is_file());
     let p = redub_media::probe(&req.output).unwrap();
     assert!(p.audio.is_some());

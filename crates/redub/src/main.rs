@@ -41,7 +41,78 @@ enum Command {
         /// Print one JSON event per line instead of progress bars.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        speakers: SpeakerArgs,
     },
+    /// Find who speaks when in INPUT and write it as RTTM.
+    Diarize {
+        /// The video or audio file.
+        input: PathBuf,
+        /// RTTM file to write (default: `<input>.rttm` beside the input; `-` for stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Print one JSON event per line instead of progress bars.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        speakers: SpeakerArgs,
+    },
+    /// Score results against references.
+    Eval {
+        #[command(subcommand)]
+        what: Eval,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum Eval {
+    /// Diarization error rate of a hypothesis RTTM against a reference RTTM (overlapped speech
+    /// scored, optimal one-to-one speaker mapping).
+    Der {
+        /// Reference RTTM.
+        #[arg(long = "ref")]
+        reference: PathBuf,
+        /// Hypothesis RTTM.
+        #[arg(long)]
+        hyp: PathBuf,
+        /// Seconds not scored on each side of every reference boundary (md-eval's `-c`).
+        #[arg(long, default_value_t = 0.25)]
+        collar: f64,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Speaker controls shared by `dub` and `diarize`.
+#[derive(clap::Args, Debug, Clone)]
+struct SpeakerArgs {
+    /// Exactly this many speakers.
+    #[arg(long, conflicts_with_all = ["min_speakers", "max_speakers"])]
+    speakers: Option<usize>,
+    /// At least this many speakers.
+    #[arg(long)]
+    min_speakers: Option<usize>,
+    /// At most this many speakers.
+    #[arg(long)]
+    max_speakers: Option<usize>,
+    /// Longest chunk, in seconds, that is diarized at once; longer inputs are split at scene
+    /// cuts and silences, and speakers are matched across chunks.
+    #[arg(long, default_value_t = 300)]
+    chunk_secs: u64,
+}
+
+impl SpeakerArgs {
+    fn settings(&self) -> redub_diarize::DiarizeSettings {
+        let mut s = redub_diarize::DiarizeSettings {
+            speakers: self.speakers,
+            min_speakers: self.min_speakers,
+            max_speakers: self.max_speakers,
+            ..Default::default()
+        };
+        s.chunk.max_ms = self.chunk_secs.saturating_mul(1000);
+        s
+    }
 }
 
 fn main() {
@@ -54,13 +125,14 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Dub { input, to, from, output, keep_original_audio, jobs_dir, json } => {
+        Command::Dub { input, to, from, output, keep_original_audio, jobs_dir, json, speakers } => {
             let output = output.unwrap_or_else(|| {
                 let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dub".into());
                 input.with_file_name(format!("{stem}.{to}.mp4"))
             });
             let jobs_dir = jobs_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("jobs"));
-            let req = DubRequest { input, output, from, to, keep_original_audio, jobs_dir };
+            let req =
+                DubRequest { input, output, from, to, keep_original_audio, jobs_dir, diarize: speakers.settings() };
             let sink = if json { EventSink::with_listener(print_json) } else { bars() };
             let summary = redub_pipeline::dub(&req, &OfflineBackends, sink)
                 .with_context(|| format!("dubbing {}", req.input.display()))?;
@@ -71,6 +143,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("subtitles: {}", s.display());
                 }
                 eprintln!("report:    {}", summary.job_dir.join("output/report.json").display());
+            }
+            Ok(())
+        }
+        Command::Diarize { input, output, json, speakers } => {
+            let sink = if json { EventSink::with_listener(print_json) } else { bars() };
+            let turns = redub_pipeline::diarize_file(&input, &speakers.settings(), &OfflineBackends, &sink)
+                .with_context(|| format!("diarizing {}", input.display()))?;
+            let uri = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
+            let text = redub_diarize::rttm::to_string(&uri, &turns);
+            let n = turns.iter().map(|t| t.speaker.as_str()).collect::<std::collections::BTreeSet<_>>().len();
+            match output.as_deref() {
+                Some(p) if p == std::path::Path::new("-") => print!("{text}"),
+                _ => {
+                    let path = output.unwrap_or_else(|| input.with_extension("rttm"));
+                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+                    if json {
+                        print_json(&Event::new(
+                            "done",
+                            "",
+                            serde_json::json!({ "output": path, "speakers": n, "turns": turns.len() }),
+                        ));
+                    } else {
+                        eprintln!("{n} speakers, {} turns: {}", turns.len(), path.display());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Eval { what: Eval::Der { reference, hyp, collar, json } } => {
+            if !(0.0..=5.0).contains(&collar) {
+                anyhow::bail!("--collar {collar} is out of range: give seconds between 0 and 5 (0.25 is the usual)");
+            }
+            let r = redub_diarize::rttm::read(&reference)?;
+            let h = redub_diarize::rttm::read(&hyp)?;
+            let report = redub_diarize::der::score(&r, &h, (collar * 1000.0).round() as u64);
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "DER {:.2}% (collar {collar} s): missed {:.2} s, false alarm {:.2} s, confusion {:.2} s of {:.2} s scored",
+                    report.der * 100.0,
+                    report.miss_s,
+                    report.false_alarm_s,
+                    report.confusion_s,
+                    report.total_s
+                );
+                for (r, h) in &report.mapping {
+                    println!("  {r} = {h}");
+                }
             }
             Ok(())
         }

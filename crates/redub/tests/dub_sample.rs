@@ -70,12 +70,12 @@ fn dubs_the_sample_clip_end_to_end() {
     assert!(out.with_file_name("sample.es.en.srt").is_file() && out.with_file_name("sample.es.es.srt").is_file());
 
     // Whisper's transcript against the reference.
-    let segments: Vec<redub_core::Segment> =
+    let transcript: Vec<redub_core::Segment> =
         serde_json::from_slice(&std::fs::read(job_dir.join("03-transcribe/segments.json")).unwrap()).unwrap();
     let stm = std::fs::read_to_string(root().join("fixtures/speech-2spk/sample.stm")).unwrap();
     let reference: Vec<String> =
         stm.lines().map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")).collect();
-    let hyp: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+    let hyp: Vec<&str> = transcript.iter().map(|s| s.text.as_str()).collect();
     let wer = redub_asr::word_error_rate(&reference.join(" "), &hyp.join(" "));
     println!(
         "WER of the sample's transcript (via the MP4's AAC track): {:.1}% of {} words",
@@ -83,6 +83,26 @@ fn dubs_the_sample_clip_end_to_end() {
         wer.reference_words
     );
     assert!(wer.rate() <= 0.20, "WER {:.3}", wer.rate());
+
+    // Two people speak in the call: the dub finds them and gives each a voice of their own.
+    let segments: Vec<redub_core::Segment> =
+        serde_json::from_slice(&std::fs::read(job_dir.join("04-diarize/segments.json")).unwrap()).unwrap();
+    let hyp = redub_diarize::rttm::read(&job_dir.join("04-diarize/speakers.rttm")).unwrap();
+    let reference = redub_diarize::rttm::read(&root().join("fixtures/speech-2spk/sample.rttm")).unwrap();
+    let der = redub_diarize::der::score(&reference, &hyp, 250);
+    let voices: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/voices.json")).unwrap()).unwrap();
+    println!("speakers in the dub: {voices:?}; DER of the job's RTTM {:.1}%", der.der * 100.0);
+    assert_eq!(voices.len(), 2, "two speakers");
+    assert_ne!(voices["S1"], voices["S2"], "two different voices");
+    let clips: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/clips.json")).unwrap()).unwrap();
+    for c in &clips {
+        let seg = segments.iter().find(|s| u64::from(s.id) == c["id"].as_u64().unwrap()).unwrap();
+        assert_eq!(c["voice"].as_str().unwrap(), voices[seg.speaker.as_deref().unwrap()], "line {}", seg.id);
+    }
+    let lines_by: std::collections::BTreeSet<&str> = segments.iter().filter_map(|s| s.speaker.as_deref()).collect();
+    assert_eq!(lines_by.len(), 2, "both speakers have lines");
 
     // Every clip starts at its segment's start; no stretch beyond 1.3; stretches are reported.
     let report: serde_json::Value =
@@ -121,7 +141,7 @@ fn dubs_the_sample_clip_end_to_end() {
     let again = redub(&args);
     assert!(again.status.success());
     let skipped = events(&again.stdout).iter().filter(|e| e["type"] == "stage_skipped").count();
-    assert_eq!(skipped, 7, "all seven stages are reused on a rerun");
+    assert_eq!(skipped, 8, "all eight stages are reused on a rerun");
 }
 
 #[test]
