@@ -58,3 +58,26 @@ fn bad_arguments_are_refused_clearly() {
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("nothing.wav"));
 }
+
+#[test]
+fn a_video_longer_than_a_chunk_is_cut_at_scenes_and_keeps_its_speakers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = root().join("examples/sample.mp4");
+    let hyp = tmp.path().join("hyp.rttm");
+    let run = redub(&["diarize", input.to_str().unwrap(), "-o", hyp.to_str().unwrap(), "--chunk-secs", "15", "--json"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stages: Vec<String> = String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["type"] == "stage_done")
+        .map(|e| e["data"]["stage"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stages, ["extract", "vad", "scenes", "diarize"]);
+    let turns = redub_diarize::rttm::read(&hyp).unwrap();
+    let reference = redub_diarize::rttm::read(&root().join("fixtures/speech-2spk/sample.rttm")).unwrap();
+    let der = redub_diarize::der::score(&reference, &turns, 250);
+    let n = turns.iter().map(|t| t.speaker.as_str()).collect::<std::collections::BTreeSet<_>>().len();
+    println!("sample.mp4 in 15 s chunks cut at scenes: {n} speakers, DER {:.1}%", der.der * 100.0);
+    assert_eq!(n, 2);
+    assert!(der.der <= 0.20);
+}
