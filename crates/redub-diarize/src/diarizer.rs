@@ -82,8 +82,9 @@ pub struct ChunkReport {
     pub index: usize,
     pub span: Span,
     pub core: Span,
-    /// Global speaker index of each local speaker, in local order.
-    pub speakers: Vec<usize>,
+    /// Global speaker index of each local speaker, in local order (index i is `S{i+1}`); `None`
+    /// for a local speaker heard only in the overlap, which the neighbouring chunk speaks for.
+    pub speakers: Vec<Option<usize>>,
 }
 
 /// Diarization of a whole input.
@@ -181,7 +182,12 @@ impl SpeakerDiarizer {
                     }
                 }
             }
-            reports.push(ChunkReport { index: chunk.index, span: chunk.span, core: chunk.core, speakers: ids });
+            reports.push(ChunkReport {
+                index: chunk.index,
+                span: chunk.span,
+                core: chunk.core,
+                speakers: ids.into_iter().map(Some).collect(),
+            });
             done += len;
             ctx.progress(done, total);
         }
@@ -194,7 +200,7 @@ impl SpeakerDiarizer {
             *id = fold[*id];
         }
         for r in reports.iter_mut() {
-            r.speakers.iter_mut().for_each(|id| *id = relabel.get(*id).map_or(usize::MAX, |n| fold[*n]));
+            r.speakers.iter_mut().for_each(|id| *id = id.and_then(|i| relabel.get(i)).map(|n| fold[*n]));
         }
         Ok(finish(labelled, reports))
     }
@@ -566,7 +572,7 @@ fn finish(mut labelled: Vec<(Span, usize)>, mut reports: Vec<ChunkReport>) -> Di
     // Chunk reports keep global indices in first-appearance order too (speaker i+1 = index i).
     for r in reports.iter_mut() {
         for id in r.speakers.iter_mut() {
-            *id = order.iter().position(|o| o == id).unwrap_or(usize::MAX);
+            *id = id.and_then(|g| order.iter().position(|o| *o == g));
         }
     }
     Diarization { turns, speakers, chunks: reports }

@@ -87,6 +87,7 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
     // Everything that can be refused is refused before a job folder exists.
     let probe = redub_media::check_input(&req.input)?;
     backends.check_pair(req.from.as_deref(), &req.to)?;
+    req.diarize.limits()?;
     if let Some(parent) = req.output.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
             return Err(Error::Input {

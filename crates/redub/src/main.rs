@@ -48,7 +48,8 @@ enum Command {
     Diarize {
         /// The video or audio file.
         input: PathBuf,
-        /// RTTM file to write (default: `<input>.rttm` beside the input; `-` for stdout).
+        /// RTTM file to write (default: `<input name>.redub.rttm` beside the input, so a reference
+        /// `<input name>.rttm` is never overwritten; `-` for stdout).
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Print one JSON event per line instead of progress bars.
@@ -156,7 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             match output.as_deref() {
                 Some(p) if p == std::path::Path::new("-") => print!("{text}"),
                 _ => {
-                    let path = output.unwrap_or_else(|| input.with_extension("rttm"));
+                    let path = output.unwrap_or_else(|| input.with_file_name(format!("{uri}.redub.rttm")));
                     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
                     if json {
                         print_json(&Event::new(

@@ -53,6 +53,26 @@ fn bad_arguments_are_refused_clearly() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("bad.rttm") && err.contains("line 1"), "{err}");
 
+    // A dub with an impossible chunk length is refused before a job folder exists.
+    let jobs = tmp.path().join("jobs");
+    let sample = root().join("examples/sample.mp4");
+    let run = redub(&[
+        "dub",
+        sample.to_str().unwrap(),
+        "--to",
+        "es",
+        "--chunk-secs",
+        "5",
+        "--jobs-dir",
+        jobs.to_str().unwrap(),
+        "-o",
+        tmp.path().join("o.mp4").to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("chunks of 5000 ms are too short"), "{err}");
+    assert!(!jobs.exists(), "no job folder for a refused request");
+
     let missing = tmp.path().join("nothing.wav");
     let run = redub(&["diarize", missing.to_str().unwrap()]);
     assert!(!run.status.success());
