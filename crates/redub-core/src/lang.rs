@@ -36,16 +36,22 @@ pub fn name(code: &str) -> String {
     TABLE.iter().find(|(a, _, _)| *a == code).map(|(_, _, n)| n.to_string()).unwrap_or_else(|| code.to_string())
 }
 
-/// Typical speaking rate in words per second (DESIGN §1, translate); 2.5 when unmeasured.
-pub fn words_per_second(code: &str) -> f64 {
+/// Typical speaking rate in words per second from DESIGN's table (§1, translate); `None` for a
+/// language outside it (the pipeline then measures the TTS engine's rate).
+pub fn table_rate(code: &str) -> Option<f64> {
     match code {
-        "ja" => 4.0,
-        "zh" => 3.5,
-        "es" | "fr" | "ko" | "it" | "pt" => 3.0,
-        "ar" | "hi" => 2.5,
-        "de" => 2.2,
-        _ => 2.5,
+        "ja" => Some(4.0),
+        "zh" => Some(3.5),
+        "es" | "fr" | "ko" | "it" | "pt" => Some(3.0),
+        "ar" | "hi" => Some(2.5),
+        "de" => Some(2.2),
+        _ => None,
     }
+}
+
+/// Typical speaking rate in words per second; 2.5 for languages outside the table.
+pub fn words_per_second(code: &str) -> f64 {
+    table_rate(code).unwrap_or(2.5)
 }
 
 #[cfg(test)]

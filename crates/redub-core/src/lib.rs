@@ -4,6 +4,7 @@
 //! of each other.
 
 pub mod audio;
+pub mod chat;
 pub mod error;
 pub mod event;
 pub mod lang;
@@ -12,7 +13,11 @@ pub mod traits;
 pub mod transcript;
 
 pub use audio::{ms_to_samples, samples_to_ms, Audio};
+pub use chat::{ChatMessage, ChatModel, ChatOptions, Role};
 pub use error::{Error, Result};
 pub use event::Event;
-pub use traits::{Ctx, Diarizer, Synthesizer, Transcriber, TranslationItem, Translator, VoiceActivityDetector};
+pub use traits::{
+    ContextLine, Ctx, Diarizer, Synthesizer, Transcriber, Translation, TranslationItem, TranslationWindow, Translator,
+    VoiceActivityDetector,
+};
 pub use transcript::{Flag, Segment, Span, Turn, Word};

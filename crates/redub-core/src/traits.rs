@@ -1,7 +1,8 @@
 //! Backend traits: small, synchronous, one or two required methods each. Backends get a [`Ctx`]
 //! for progress and cancellation and return data; the pipeline decides where anything is stored.
 
-use crate::{Audio, Result, Segment, Span, Turn};
+use crate::{Audio, Flag, Result, Segment, Span, Turn};
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Progress and cancellation handed to a backend.
@@ -80,10 +81,54 @@ pub struct TranslationItem {
     pub budget_words: u32,
 }
 
+/// A line around a window, shown to the translator so dialogue reads as dialogue; it is not
+/// translated in this call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContextLine {
+    pub speaker: Option<String>,
+    pub text: String,
+}
+
+/// Consecutive lines to translate together, with their neighbours for context.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TranslationWindow<'a> {
+    pub items: &'a [TranslationItem],
+    /// Lines just before the window (oldest first).
+    pub before: &'a [ContextLine],
+    /// Lines just after the window.
+    pub after: &'a [ContextLine],
+}
+
+impl<'a> TranslationWindow<'a> {
+    /// A window without context lines.
+    pub fn new(items: &'a [TranslationItem]) -> Self {
+        Self { items, before: &[], after: &[] }
+    }
+}
+
+/// One translated line and what the translator noticed about it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Translation {
+    pub text: String,
+    /// Review flags the backend raised itself (e.g. `proper_noun`, `idiom`, `over_budget` after
+    /// its retry); the pipeline adds the ones it checks (budget, glossary, timing, ASR).
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+    /// Why a flag was raised, for the reviewer (e.g. the name or idiom the model marked).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl Translation {
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self { text: text.into(), flags: Vec::new(), note: None }
+    }
+}
+
 /// Translates lines of dialogue.
 pub trait Translator {
-    /// Translate `items` (a window of consecutive lines) from `from` to `to`; one output per item.
-    fn translate(&mut self, items: &[TranslationItem], from: &str, to: &str, ctx: &Ctx) -> Result<Vec<String>>;
+    /// Translate the window's items from `from` to `to`; one output per item, in order.
+    fn translate(&mut self, window: &TranslationWindow, from: &str, to: &str, ctx: &Ctx) -> Result<Vec<Translation>>;
 }
 
 /// Speaks text.

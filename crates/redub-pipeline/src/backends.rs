@@ -2,19 +2,28 @@
 //! Whisper, pyannote segmentation + CAM++, Apertium, Kokoro/espeak-ng); tests substitute their own. Backends are built lazily,
 //! so a rerun whose stages are all finished loads no model.
 
+use crate::config::TranslatorConfig;
 use redub_core::{Diarizer, Result, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
 use redub_diarize::DiarizeSettings;
+use redub_translate::LlmSettings;
 
 pub trait Backends {
     fn vad(&self) -> Result<Box<dyn VoiceActivityDetector>>;
     fn transcriber(&self) -> Result<Box<dyn Transcriber>>;
     fn diarizer(&self, settings: &DiarizeSettings) -> Result<Box<dyn Diarizer>>;
-    fn translator(&self, from: &str, to: &str) -> Result<Box<dyn Translator>>;
+    /// The translator `config` names, with the job's glossary and register in `settings`.
+    fn translator(
+        &self,
+        config: &TranslatorConfig,
+        settings: &LlmSettings,
+        from: &str,
+        to: &str,
+    ) -> Result<Box<dyn Translator>>;
     fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>>;
     /// Names and model identities that go into the cache keys of each stage.
     fn identity(&self, stage: &str) -> serde_json::Value;
     /// Fail before any work if the pair cannot be served (`from` may be unknown yet).
-    fn check_pair(&self, from: Option<&str>, to: &str) -> Result<()>;
+    fn check_pair(&self, config: &TranslatorConfig, from: Option<&str>, to: &str) -> Result<()>;
 }
 
 /// The default offline stack: every stage a real model, nothing fetched at run time.
@@ -40,8 +49,16 @@ impl Backends for OfflineBackends {
         Ok(Box::new(redub_diarize::SpeakerDiarizer::load(settings.clone())?))
     }
 
-    fn translator(&self, from: &str, to: &str) -> Result<Box<dyn Translator>> {
-        Ok(Box::new(redub_translate::Apertium::new(from, to)?))
+    fn translator(
+        &self,
+        config: &TranslatorConfig,
+        _settings: &LlmSettings,
+        from: &str,
+        to: &str,
+    ) -> Result<Box<dyn Translator>> {
+        match config {
+            TranslatorConfig::Apertium => Ok(Box::new(redub_translate::Apertium::new(from, to)?)),
+        }
     }
 
     fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>> {
@@ -59,7 +76,6 @@ impl Backends for OfflineBackends {
                 "backend": "pyannote-segmentation-3.0+campplus",
                 "models": redub_diarize::SpeakerDiarizer::identity().into_iter().map(model_id).collect::<Vec<_>>(),
             }),
-            "translate" => serde_json::json!({ "backend": "apertium" }),
             "synthesize" => {
                 serde_json::json!({ "backend": "kokoro|espeak-ng", "model": model_id("kokoro/kokoro-v1.0.int8.onnx") })
             }
@@ -67,17 +83,7 @@ impl Backends for OfflineBackends {
         }
     }
 
-    fn check_pair(&self, from: Option<&str>, to: &str) -> Result<()> {
-        match from {
-            Some(from) => redub_translate::check_pair("apertium", from, to),
-            None => {
-                let pairs = redub_translate::available_pairs()?;
-                if pairs.iter().any(|(_, t)| t == to) {
-                    Ok(())
-                } else {
-                    redub_translate::check_pair("apertium", "en", to)
-                }
-            }
-        }
+    fn check_pair(&self, config: &TranslatorConfig, from: Option<&str>, to: &str) -> Result<()> {
+        config.check(from, to)
     }
 }

@@ -2,21 +2,19 @@
 //! files from the job folder and writes its own; see `job.rs` for how finished stages are kept.
 
 use crate::backends::Backends;
+use crate::config::TranslatorConfig;
 use crate::events::EventSink;
 use crate::job::{read_json, write_json, Job};
 use crate::render::{self, Clip, LinePlacement};
-use redub_core::{Audio, Ctx, Error, Flag, Result, Segment, Span};
+pub use crate::translate::TranslatedLine;
+use redub_core::{Audio, Ctx, Error, Result, Segment, Span};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-/// Segments whose mean word probability is below this are flagged for review.
-const LOW_CONFIDENCE: f32 = 0.6;
 /// The engine is asked to speak at most this much faster; time-stretch does the rest.
 const MAX_ENGINE_SPEED: f64 = 1.25;
-/// Lines of context/batching for the translator (DESIGN §1, translate).
-const WINDOW: usize = 5;
 /// Speaker of lines when diarization found no speech at all (Whisper heard something anyway).
 const DEFAULT_SPEAKER: &str = "S1";
 
@@ -34,6 +32,15 @@ pub struct DubRequest {
     /// Speaker counts, chunking and thresholds for diarization.
     #[serde(default)]
     pub diarize: redub_diarize::DiarizeSettings,
+    /// Which translator, and how it is reached.
+    #[serde(default)]
+    pub translator: TranslatorConfig,
+    /// Glossary file (`source<TAB>target` lines; see `redub_translate::glossary`).
+    #[serde(default)]
+    pub glossary: Option<PathBuf>,
+    /// Formality, by default and per speaker.
+    #[serde(default)]
+    pub register: redub_translate::Register,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -45,19 +52,6 @@ pub struct DubSummary {
     pub to: String,
     pub lines: usize,
     pub skipped_stages: Vec<String>,
-}
-
-/// One translated line as stored in `05-translate/translations.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TranslatedLine {
-    pub id: u32,
-    pub speaker: String,
-    pub start_ms: u64,
-    pub end_ms: u64,
-    pub source_text: String,
-    pub target_text: String,
-    pub budget_words: u32,
-    pub flags: Vec<Flag>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -86,8 +80,12 @@ pub fn job_id(input: &Path, from: Option<&str>, to: &str) -> String {
 pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Result<DubSummary> {
     // Everything that can be refused is refused before a job folder exists.
     let probe = redub_media::check_input(&req.input)?;
-    backends.check_pair(req.from.as_deref(), &req.to)?;
+    backends.check_pair(&req.translator, req.from.as_deref(), &req.to)?;
     req.diarize.limits()?;
+    let glossary = match &req.glossary {
+        Some(p) => redub_translate::Glossary::read(p)?,
+        None => redub_translate::Glossary::default(),
+    };
     if let Some(parent) = req.output.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
             return Err(Error::Input {
@@ -192,61 +190,101 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         );
     }
     // The source language may only be known now; the pair is checked before translating.
-    backends.check_pair(Some(&from), &req.to)?;
+    backends.check_pair(&req.translator, Some(&from), &req.to)?;
 
     // ---- 05 translate ---------------------------------------------------------------------
+    let llm_settings = redub_translate::LlmSettings {
+        glossary: glossary.clone(),
+        register: req.register.clone(),
+        ..Default::default()
+    };
     let tr = job.stage(
         "05-translate",
-        1,
-        json!({ "up": diar.key, "from": from, "to": req.to, "backend": backends.identity("translate") }),
+        2,
+        json!({
+            "up": diar.key,
+            "from": from,
+            "to": req.to,
+            "translator": req.translator.identity(),
+            "backend": backends.identity("translate"),
+            "glossary": glossary,
+            "register": req.register,
+            "temperature": llm_settings.temperature,
+            // The timing check speaks lines with the synthesizer.
+            "synthesizer": backends.identity("synthesize"),
+        }),
         |dir| {
-            let mut translator = backends.translator(&from, &req.to)?;
+            let mut translator = backends.translator(&req.translator, &llm_settings, &from, &req.to)?;
+            let mut tts = backends.synthesizer(&req.to)?;
+            let voice = tts.voices(&req.to).into_iter().next().unwrap_or_default();
             let progress = ev.progress_fn("05-translate");
             let ctx = Ctx::new(&progress, None);
-            let mut lines = Vec::new();
-            for (w, window) in segments.chunks(WINDOW).enumerate() {
-                ctx.progress((w * WINDOW) as u64, segments.len() as u64);
-                let items: Vec<redub_core::traits::TranslationItem> = window
-                    .iter()
-                    .map(|s| redub_core::traits::TranslationItem {
-                        id: s.id,
-                        speaker: s.speaker.clone(),
-                        text: s.text.clone(),
-                        budget_words: redub_translate::word_budget(s.duration_ms(), &req.to),
-                    })
-                    .collect();
-                let out = translator.translate(&items, &from, &req.to, &ctx)?;
-                if out.len() != items.len() {
-                    return Err(Error::backend("translate", format!("{} lines in, {} out", items.len(), out.len())));
+            // Budgets need a speaking rate. Languages outside DESIGN's table get the rate of the
+            // voice that will speak them: the first window is translated at 2.5 words/s, spoken
+            // and measured; then every line is translated with the measured rate.
+            let (wps, measured) = match redub_core::lang::table_rate(&req.to) {
+                Some(r) => (r, false),
+                None => {
+                    let first = &segments[..segments.len().min(crate::translate::WINDOW)];
+                    let default = redub_core::lang::words_per_second(&req.to);
+                    let probe = crate::translate::translate_segments(
+                        translator.as_mut(),
+                        first,
+                        &from,
+                        &req.to,
+                        default,
+                        &glossary,
+                        DEFAULT_SPEAKER,
+                        &Ctx::quiet(),
+                    )?;
+                    let texts: Vec<&str> = probe.iter().map(|l| l.target_text.as_str()).collect();
+                    let rate =
+                        redub_tts::measure_rate(tts.as_mut(), &req.to, &voice, &texts, redub_translate::word_count)?;
+                    (rate.map_or(default, |r| r.words_per_second), true)
                 }
-                for ((s, item), target) in window.iter().zip(&items).zip(out) {
-                    let mut flags = Vec::new();
-                    if redub_translate::word_count(&target) > item.budget_words {
-                        flags.push(Flag::OverBudget);
+            };
+            let mut lines = crate::translate::translate_segments(
+                translator.as_mut(),
+                &segments,
+                &from,
+                &req.to,
+                wps,
+                &glossary,
+                DEFAULT_SPEAKER,
+                &ctx,
+            )?;
+            // The timing check: the voice's time per letter, measured on the longest
+            // translations, predicts every line's spoken length before synthesis.
+            let mut longest: Vec<&str> = lines.iter().map(|l| l.target_text.as_str()).collect();
+            longest.sort_by_key(|t| std::cmp::Reverse(redub_tts::rate::spoken_chars(t)));
+            longest.truncate(4);
+            // A check, not the product: if the voice cannot be measured the translations are
+            // kept and synthesis will report the real problem.
+            let rate =
+                match redub_tts::measure_rate(tts.as_mut(), &req.to, &voice, &longest, redub_translate::word_count) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        ev.emit(
+                            "warning",
+                            json!({ "stage": "05-translate", "message": format!("timing check skipped: {e}") }),
+                        );
+                        None
                     }
-                    if s.confidence < LOW_CONFIDENCE {
-                        flags.push(Flag::LowAsrConfidence);
-                    }
-                    lines.push(TranslatedLine {
-                        id: s.id,
-                        speaker: s.speaker.clone().unwrap_or_else(|| DEFAULT_SPEAKER.into()),
-                        start_ms: s.start_ms,
-                        end_ms: s.end_ms,
-                        source_text: s.text.clone(),
-                        target_text: target,
-                        budget_words: item.budget_words,
-                        flags,
-                    });
-                }
+                };
+            if let Some(rate) = rate {
+                crate::translate::flag_over_time(&mut lines, |t| rate.estimate_ms(t));
             }
-            ctx.progress(segments.len() as u64, segments.len() as u64);
+            write_json(
+                &dir.join("rate.json"),
+                &json!({ "words_per_second": wps, "measured": measured, "voice": voice, "speech": rate }),
+            )?;
             write_json(&dir.join("translations.json"), &lines)
         },
     )?;
     note(&tr, "05-translate");
     let lines: Vec<TranslatedLine> = read_json(&tr.dir.join("translations.json"))?;
     for l in &lines {
-        ev.emit("segment", json!({ "id": l.id, "speaker": l.speaker, "start_ms": l.start_ms, "end_ms": l.end_ms, "text": l.source_text, "target_text": l.target_text, "flags": l.flags }));
+        ev.emit("segment", json!({ "id": l.id, "speaker": l.speaker, "start_ms": l.start_ms, "end_ms": l.end_ms, "text": l.source_text, "target_text": l.target_text, "flags": l.flags, "note": l.note }));
     }
 
     // ---- 06 synthesize --------------------------------------------------------------------
@@ -254,7 +292,9 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
     let synth = job.stage(
         "06-synthesize",
         1,
-        json!({ "up": tr.key, "to": req.to, "backend": backends.identity("synthesize") }),
+        // The lines themselves are in the key, not only the translate stage's key: a hand edit
+        // of translations.json reruns this stage, and unchanged lines reuse their clips.
+        json!({ "up": tr.key, "to": req.to, "backend": backends.identity("synthesize"), "lines": lines_digest(&lines) }),
         |dir| {
             let mut tts = backends.synthesizer(&req.to)?;
             let voice_map = assign_voices(&lines, &tts.voices(&req.to), &req.to)?;
@@ -414,6 +454,15 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         lines: lines.len(),
         skipped_stages: skipped,
     })
+}
+
+/// A digest of what synthesis depends on in each line.
+fn lines_digest(lines: &[TranslatedLine]) -> String {
+    let mut h = Sha256::new();
+    for l in lines {
+        h.update(format!("{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{1}", l.id, l.speaker, l.start_ms, l.end_ms, l.target_text));
+    }
+    hex::encode(&h.finalize()[..12])
 }
 
 /// One voice per speaker, in order of the speakers' first lines; voices are reused only when

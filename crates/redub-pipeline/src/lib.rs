@@ -3,13 +3,16 @@
 //! See `docs/ARCHITECTURE.md` for the data flow.
 
 pub mod backends;
+pub mod config;
 pub mod diarize;
 pub mod dub;
 pub mod events;
 pub mod job;
 pub mod render;
+pub mod translate;
 
 pub use backends::{Backends, OfflineBackends};
+pub use config::TranslatorConfig;
 pub use diarize::diarize_file;
 pub use dub::{dub, job_id, DubRequest, DubSummary};
 pub use events::EventSink;

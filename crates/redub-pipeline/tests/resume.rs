@@ -60,6 +60,26 @@ impl Diarizer for AlternatingSpeakers {
 struct StandIns {
     fail_tts: Cell<bool>,
     built: Cell<u32>,
+    /// Texts the synthesizer was asked to speak.
+    spoken: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl StandIns {
+    fn new(fail_tts: bool) -> Self {
+        Self { fail_tts: Cell::new(fail_tts), built: Cell::new(0), spoken: Default::default() }
+    }
+}
+
+/// The tone stand-in, recording what it speaks.
+struct Counting(redub_tts::ToneSynth, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+impl Synthesizer for Counting {
+    fn synthesize(&mut self, t: &str, l: &str, v: &str, s: f32) -> Result<Audio> {
+        self.1.lock().unwrap().push(t.to_string());
+        self.0.synthesize(t, l, v, s)
+    }
+    fn voices(&self, lang: &str) -> Vec<String> {
+        self.0.voices(lang)
+    }
 }
 
 struct Failing;
@@ -85,7 +105,13 @@ impl Backends for StandIns {
         self.built.set(self.built.get() + 1);
         Ok(Box::new(AlternatingSpeakers))
     }
-    fn translator(&self, _from: &str, _to: &str) -> Result<Box<dyn Translator>> {
+    fn translator(
+        &self,
+        _config: &redub_pipeline::TranslatorConfig,
+        _settings: &redub_translate::LlmSettings,
+        _from: &str,
+        _to: &str,
+    ) -> Result<Box<dyn Translator>> {
         self.built.set(self.built.get() + 1);
         Ok(Box::new(redub_translate::FixedTranslator::new()))
     }
@@ -94,13 +120,13 @@ impl Backends for StandIns {
         if self.fail_tts.get() {
             Ok(Box::new(Failing))
         } else {
-            Ok(Box::new(redub_tts::ToneSynth::default()))
+            Ok(Box::new(Counting(redub_tts::ToneSynth::default(), self.spoken.clone())))
         }
     }
     fn identity(&self, stage: &str) -> serde_json::Value {
         serde_json::json!({ "stand-in": stage })
     }
-    fn check_pair(&self, _from: Option<&str>, _to: &str) -> Result<()> {
+    fn check_pair(&self, _c: &redub_pipeline::TranslatorConfig, _from: Option<&str>, _to: &str) -> Result<()> {
         Ok(())
     }
 }
@@ -149,8 +175,11 @@ fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
         keep_original_audio: false,
         jobs_dir: tmp.path().join("jobs"),
         diarize: Default::default(),
+        translator: Default::default(),
+        glossary: None,
+        register: Default::default(),
     };
-    let b = StandIns { fail_tts: Cell::new(true), built: Cell::new(0) };
+    let b = StandIns::new(true);
     let err = dub(&req, &b, EventSink::silent()).unwrap_err();
     assert!(format!("{err}").contains("simulated crash"), "{err}");
     let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
@@ -207,8 +236,11 @@ fn deleting_the_output_reruns_only_the_mux() {
         keep_original_audio: true,
         jobs_dir: tmp.path().join("jobs"),
         diarize: Default::default(),
+        translator: Default::default(),
+        glossary: None,
+        register: Default::default(),
     };
-    let b = StandIns { fail_tts: Cell::new(false), built: Cell::new(0) };
+    let b = StandIns::new(false);
     dub(&req, &b, EventSink::silent()).unwrap();
     std::fs::remove_file(&req.output).unwrap();
     let s = dub(&req, &b, EventSink::silent()).unwrap();
@@ -216,4 +248,44 @@ fn deleting_the_output_reruns_only_the_mux() {
     assert!(req.output.is_file());
     let p = redub_media::probe(&req.output).unwrap();
     assert!(p.audio.is_some());
+}
+
+#[test]
+fn editing_one_translation_resynthesises_only_that_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = make_input(tmp.path());
+    let req = DubRequest {
+        input,
+        output: tmp.path().join("out.mp4"),
+        from: Some("en".into()),
+        to: "es".into(),
+        keep_original_audio: false,
+        jobs_dir: tmp.path().join("jobs"),
+        diarize: Default::default(),
+        translator: Default::default(),
+        glossary: None,
+        register: Default::default(),
+    };
+    let b = StandIns::new(false);
+    dub(&req, &b, EventSink::silent()).unwrap();
+    let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
+    let path = job_dir.join("05-translate/translations.json");
+    let mut lines: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(lines.len(), 2);
+    lines[1]["target_text"] = "una línea corregida a mano".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&lines).unwrap()).unwrap();
+
+    b.spoken.lock().unwrap().clear();
+    let s = dub(&req, &b, EventSink::silent()).unwrap();
+    assert_eq!(
+        *b.spoken.lock().unwrap(),
+        vec!["una línea corregida a mano".to_string()],
+        "only the edited line is spoken"
+    );
+    assert_eq!(s.skipped_stages, ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate"]);
+    let srt = std::fs::read_to_string(tmp.path().join("out.es.srt")).unwrap();
+    assert!(srt.contains("una línea corregida a mano"), "{srt}");
+    let clips: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/clips.json")).unwrap()).unwrap();
+    assert_eq!(clips.len(), 2, "the unchanged line keeps its clip");
 }

@@ -7,7 +7,7 @@
 
 use redub_core::lang::{from_iso3, to_iso3};
 use redub_core::traits::TranslationItem;
-use redub_core::{Ctx, Error, Result, Translator};
+use redub_core::{Ctx, Error, Result, Translation, TranslationWindow, Translator};
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -89,7 +89,14 @@ impl Apertium {
 }
 
 impl Translator for Apertium {
-    fn translate(&mut self, items: &[TranslationItem], from: &str, to: &str, ctx: &Ctx) -> Result<Vec<String>> {
+    fn translate(&mut self, window: &TranslationWindow, from: &str, to: &str, ctx: &Ctx) -> Result<Vec<Translation>> {
+        // Apertium is a rule-based system: it sees no context and cannot shorten a line.
+        Ok(self.translate_lines(window.items, from, to, ctx)?.into_iter().map(Translation::plain).collect())
+    }
+}
+
+impl Apertium {
+    fn translate_lines(&mut self, items: &[TranslationItem], from: &str, to: &str, ctx: &Ctx) -> Result<Vec<String>> {
         // The trait passes the pair on every call; one object may be reused for another pair.
         if norm_code(from) != self.from || norm_code(to) != self.to {
             self.mode = resolve_mode(&self.program, from, to)?;
@@ -284,7 +291,7 @@ mod tests {
 
     fn en_es(texts: &[&str]) -> Vec<String> {
         let mut t = Apertium::new("en", "es").unwrap();
-        t.translate(&items(texts), "en", "es", &Ctx::quiet()).unwrap()
+        t.translate_lines(&items(texts), "en", "es", &Ctx::quiet()).unwrap()
     }
 
     #[test]
@@ -364,7 +371,7 @@ mod tests {
     #[test]
     fn spanish_to_english() {
         let mut t = Apertium::new("es", "en").unwrap();
-        let out = t.translate(&items(&["Hola.", "La casa roja."]), "es", "en", &Ctx::quiet()).unwrap();
+        let out = t.translate_lines(&items(&["Hola.", "La casa roja."]), "es", "en", &Ctx::quiet()).unwrap();
         assert_eq!(out.len(), 2);
         assert!(out[0].contains("Hello"), "{out:?}");
         assert!(out[1].to_lowercase().contains("red house"), "{out:?}");
@@ -443,7 +450,7 @@ mod tests {
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
 
         let mut t = Apertium::with_program(&fake, "en", "es").unwrap();
-        let out = t.translate(&items(&["one", "", "two", "three"]), "en", "es", &Ctx::quiet()).unwrap();
+        let out = t.translate_lines(&items(&["one", "", "two", "three"]), "en", "es", &Ctx::quiet()).unwrap();
         assert_eq!(out, vec!["ES: one", "", "ES: two", "ES: three"]);
         let calls = std::fs::read_to_string(&log).unwrap();
         // `-l` once, the window once, then each of the three non-empty lines.
@@ -459,15 +466,15 @@ mod tests {
         let flag = std::sync::atomic::AtomicBool::new(true);
         let ctx = Ctx::new(&|_, _| {}, Some(&flag));
         let mut t = Apertium::new("en", "es").unwrap();
-        assert!(matches!(t.translate(&items(&["Hello?"]), "en", "es", &ctx), Err(Error::Cancelled)));
+        assert!(matches!(t.translate_lines(&items(&["Hello?"]), "en", "es", &ctx), Err(Error::Cancelled)));
     }
 
     #[test]
     fn switches_pair_when_asked() {
         let mut t = Apertium::new("en", "es").unwrap();
-        let out = t.translate(&items(&["Hola."]), "es", "en", &Ctx::quiet()).unwrap();
+        let out = t.translate_lines(&items(&["Hola."]), "es", "en", &Ctx::quiet()).unwrap();
         assert!(out[0].contains("Hello"), "{out:?}");
         assert_eq!(t.mode(), "spa-eng");
-        assert!(matches!(t.translate(&items(&["Hallo"]), "de", "en", &Ctx::quiet()), Err(Error::Unsupported(_))));
+        assert!(matches!(t.translate_lines(&items(&["Hallo"]), "de", "en", &Ctx::quiet()), Err(Error::Unsupported(_))));
     }
 }

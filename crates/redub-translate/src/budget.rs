@@ -12,7 +12,13 @@ pub const BUDGET_FACTOR: f64 = 0.85;
 /// in floats, a product that is exactly an integer can land a hair below it and `floor` loses a
 /// whole word (100 s × 3.0 × 0.85 = 255, but `(100.0 * (3.0 * 0.85)).floor()` is 254).
 pub fn word_budget(duration_ms: u64, lang: &str) -> u32 {
-    let wps_centi = (words_per_second(lang) * 100.0).round().max(0.0) as u128;
+    word_budget_at(duration_ms, words_per_second(lang))
+}
+
+/// [`word_budget`] at a given rate in words per second (a rate measured from the TTS engine for
+/// languages outside DESIGN's table).
+pub fn word_budget_at(duration_ms: u64, words_per_second: f64) -> u32 {
+    let wps_centi = (words_per_second * 100.0).round().max(0.0) as u128;
     let factor_centi = (BUDGET_FACTOR * 100.0).round() as u128;
     // ms → s is /1000, and the two hundredths are /10_000.
     let words = u128::from(duration_ms) * wps_centi * factor_centi / 10_000_000;

@@ -1,8 +1,7 @@
 //! A deterministic stand-in translator, for tests only (pipeline tests, CLI tests): it starts
 //! no process, loads no model and never fails.
 
-use redub_core::traits::TranslationItem;
-use redub_core::{Ctx, Result, Translator};
+use redub_core::{Ctx, Result, Translation, TranslationWindow, Translator};
 use std::collections::HashMap;
 
 /// **For tests only.** Returns the preset translation of a source text when one was given with
@@ -29,18 +28,19 @@ impl FixedTranslator {
 }
 
 impl Translator for FixedTranslator {
-    fn translate(&mut self, items: &[TranslationItem], _from: &str, to: &str, ctx: &Ctx) -> Result<Vec<String>> {
+    fn translate(&mut self, window: &TranslationWindow, _from: &str, to: &str, ctx: &Ctx) -> Result<Vec<Translation>> {
         ctx.check_cancel()?;
+        let items = window.items;
         self.calls.push(items.iter().map(|i| i.id).collect());
         let out = items
             .iter()
             .map(|i| {
                 let text = i.text.trim();
-                match self.presets.get(text) {
+                Translation::plain(match self.presets.get(text) {
                     Some(preset) => preset.clone(),
                     None if text.is_empty() => String::new(),
                     None => format!("[{to}] {text}"),
-                }
+                })
             })
             .collect();
         ctx.progress(items.len() as u64, items.len() as u64);
@@ -52,6 +52,7 @@ impl Translator for FixedTranslator {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use redub_core::TranslationItem;
 
     #[test]
     fn presets_then_tagged_echo() {
@@ -61,7 +62,12 @@ mod tests {
             .map(|(i, t)| TranslationItem { id: i as u32 + 7, speaker: None, text: t.to_string(), budget_words: 3 })
             .collect();
         let mut t = FixedTranslator::new().with("Hello?", "¿Hola?");
-        let out = t.translate(&items, "en", "es", &Ctx::quiet()).unwrap();
+        let out: Vec<String> = t
+            .translate(&TranslationWindow::new(&items), "en", "es", &Ctx::quiet())
+            .unwrap()
+            .into_iter()
+            .map(|t| t.text)
+            .collect();
         assert_eq!(out, vec!["¿Hola?", "", "[es] Bye."]);
         assert_eq!(t.calls, vec![vec![7, 8, 9]]);
     }

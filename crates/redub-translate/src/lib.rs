@@ -10,10 +10,16 @@
 mod apertium;
 mod budget;
 mod fixed;
+pub mod glossary;
+pub mod llm;
+pub mod style;
 
 pub use apertium::{available_pairs, Apertium};
-pub use budget::{word_budget, word_count, BUDGET_FACTOR};
+pub use budget::{word_budget, word_budget_at, word_count, BUDGET_FACTOR};
 pub use fixed::FixedTranslator;
+pub use glossary::Glossary;
+pub use llm::{LlmSettings, LlmTranslator};
+pub use style::{Formality, Register};
 
 use redub_core::{Error, Result};
 

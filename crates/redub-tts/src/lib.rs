@@ -11,10 +11,12 @@
 pub mod espeak;
 pub mod kokoro;
 pub mod phonemize;
+pub mod rate;
 pub mod tone;
 
 pub use espeak::Espeak;
 pub use kokoro::Kokoro;
+pub use rate::{measure_rate, SpeechRate};
 pub use tone::ToneSynth;
 
 use redub_core::{Error, Result, Synthesizer};

@@ -43,6 +43,8 @@ enum Command {
         json: bool,
         #[command(flatten)]
         speakers: SpeakerArgs,
+        #[command(flatten)]
+        translation: TranslationArgs,
     },
     /// Find who speaks when in INPUT and write it as RTTM.
     Diarize {
@@ -83,6 +85,34 @@ enum Eval {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// How lines are translated.
+#[derive(clap::Args, Debug, Clone)]
+struct TranslationArgs {
+    /// Translation backend: `apertium` (Debian, offline, literal).
+    #[arg(long, default_value = "apertium")]
+    translator: String,
+    /// Glossary file: one `source<TAB>target` per line; a term alone is never translated.
+    #[arg(long)]
+    glossary: Option<PathBuf>,
+    /// How characters address each other: `formal` or `informal` (tú/usted, tu/vous, du/Sie).
+    #[arg(long)]
+    formality: Option<String>,
+    /// Formality for one speaker, e.g. `S2=formal` (repeatable).
+    #[arg(long = "speaker-formality")]
+    speaker_formality: Vec<String>,
+}
+
+impl TranslationArgs {
+    fn apply(&self, req: &mut DubRequest) -> anyhow::Result<()> {
+        req.translator = redub_pipeline::TranslatorConfig::from_name(&self.translator)?;
+        req.glossary.clone_from(&self.glossary);
+        let default = self.formality.as_deref().map(str::parse::<redub_translate::Formality>).transpose()?;
+        req.register = redub_translate::Register { default, ..Default::default() }
+            .with_speaker_overrides(&self.speaker_formality)?;
+        Ok(())
+    }
 }
 
 /// Speaker controls shared by `dub` and `diarize`.
@@ -126,14 +156,25 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Dub { input, to, from, output, keep_original_audio, jobs_dir, json, speakers } => {
+        Command::Dub { input, to, from, output, keep_original_audio, jobs_dir, json, speakers, translation } => {
             let output = output.unwrap_or_else(|| {
                 let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dub".into());
                 input.with_file_name(format!("{stem}.{to}.mp4"))
             });
             let jobs_dir = jobs_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("jobs"));
-            let req =
-                DubRequest { input, output, from, to, keep_original_audio, jobs_dir, diarize: speakers.settings() };
+            let mut req = DubRequest {
+                input,
+                output,
+                from,
+                to,
+                keep_original_audio,
+                jobs_dir,
+                diarize: speakers.settings(),
+                translator: Default::default(),
+                glossary: None,
+                register: Default::default(),
+            };
+            translation.apply(&mut req)?;
             let sink = if json { EventSink::with_listener(print_json) } else { bars() };
             let summary = redub_pipeline::dub(&req, &OfflineBackends, sink)
                 .with_context(|| format!("dubbing {}", req.input.display()))?;
