@@ -98,7 +98,9 @@ impl OpenAiChat {
         body.insert("model".into(), json!(self.settings.model));
         body.insert("messages".into(), json!(messages));
         if self.compat.temperature {
-            body.insert("temperature".into(), json!(options.temperature));
+            // f32 → f64 would send 0.2 as 0.20000000298023224; servers get the decimal we mean.
+            let t = (f64::from(options.temperature) * 1000.0).round() / 1000.0;
+            body.insert("temperature".into(), json!(t));
         }
         let limit_field = if self.compat.max_completion_tokens { "max_completion_tokens" } else { "max_tokens" };
         body.insert(limit_field.into(), json!(options.max_tokens));

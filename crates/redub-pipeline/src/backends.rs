@@ -52,13 +52,11 @@ impl Backends for OfflineBackends {
     fn translator(
         &self,
         config: &TranslatorConfig,
-        _settings: &LlmSettings,
+        settings: &LlmSettings,
         from: &str,
         to: &str,
     ) -> Result<Box<dyn Translator>> {
-        match config {
-            TranslatorConfig::Apertium => Ok(Box::new(redub_translate::Apertium::new(from, to)?)),
-        }
+        config.build(settings, from, to)
     }
 
     fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>> {

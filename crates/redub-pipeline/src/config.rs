@@ -2,7 +2,7 @@
 //! (kebab-case names that never change). `check()` is cheap and runs before a job folder exists;
 //! building happens in [`crate::Backends`]. The `match` in the builder is the whole registry.
 
-use redub_core::{Error, Result};
+use redub_core::{Error, Result, Translator};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -11,6 +11,8 @@ pub enum TranslatorConfig {
     /// Debian's rule-based Apertium: offline, fast, literal; cannot shorten lines.
     #[default]
     Apertium,
+    /// Any OpenAI-compatible chat-completions server (OpenAI, Ollama, llama.cpp server, vLLM).
+    Openai(redub_openai::OpenAiSettings),
 }
 
 impl TranslatorConfig {
@@ -18,14 +20,26 @@ impl TranslatorConfig {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Apertium => "apertium",
+            Self::Openai(_) => "openai",
         }
+    }
+
+    /// Read a config file (JSON: `{"backend": "openai", "base_url": …, "model": …}`).
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            problem: format!("not a translator config: {e}"),
+            fix: "write JSON like {\"backend\": \"openai\", \"base_url\": \"http://localhost:11434/v1\", \"model\": \"qwen2.5:7b\"}".into(),
+        })
     }
 
     /// Parse a `--translator` value into the default config of that backend.
     pub fn from_name(name: &str) -> Result<Self> {
         match name {
             "apertium" => Ok(Self::Apertium),
-            other => Err(Error::Usage(format!("unknown translator `{other}`; known: apertium"))),
+            "openai" => Ok(Self::Openai(redub_openai::OpenAiSettings::default())),
+            other => Err(Error::Usage(format!("unknown translator `{other}`; known: apertium, openai"))),
         }
     }
 
@@ -33,12 +47,42 @@ impl TranslatorConfig {
     pub fn identity(&self) -> serde_json::Value {
         match self {
             Self::Apertium => serde_json::json!({ "backend": "apertium" }),
+            // Where and which model; never the key.
+            Self::Openai(s) => {
+                serde_json::json!({ "backend": "openai", "base_url": without_userinfo(&s.base_url), "model": s.model })
+            }
+        }
+    }
+
+    /// The environment on top of the configured values (`REDUB_OPENAI_*`, `OPENAI_API_KEY`).
+    pub fn with_env(self) -> Self {
+        match self {
+            Self::Openai(s) => Self::Openai(redub_openai::OpenAiSettings::from_env(s)),
+            other => other,
+        }
+    }
+
+    /// Build the translator, with the job's glossary and register.
+    pub fn build(&self, settings: &redub_translate::LlmSettings, from: &str, to: &str) -> Result<Box<dyn Translator>> {
+        match self {
+            Self::Apertium => Ok(Box::new(redub_translate::Apertium::new(from, to)?)),
+            Self::Openai(s) => {
+                let chat = redub_openai::OpenAiChat::new(s.clone())?;
+                Ok(Box::new(redub_translate::LlmTranslator::new(Box::new(chat), settings.clone())))
+            }
         }
     }
 
     /// Cheap checks before any work: is the pair served, is the configuration complete?
     pub fn check(&self, from: Option<&str>, to: &str) -> Result<()> {
         match self {
+            Self::Openai(s) => {
+                // A chat model takes any pair; only "into the same language" is refused.
+                if let Some(f) = from {
+                    redub_translate::check_pair("fixed", f, to)?;
+                }
+                s.check()
+            }
             Self::Apertium => match from {
                 Some(from) => redub_translate::check_pair("apertium", from, to),
                 None => {
@@ -51,5 +95,44 @@ impl TranslatorConfig {
                 }
             },
         }
+    }
+}
+
+/// `scheme://user:pass@host/…` without `user:pass@`: credentials never reach a manifest.
+fn without_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_read_from_json_and_never_keep_the_key() {
+        let c: TranslatorConfig = serde_json::from_str(
+            r#"{"backend": "openai", "base_url": "http://127.0.0.1:11434/v1", "model": "qwen2.5:7b"}"#,
+        )
+        .unwrap();
+        let TranslatorConfig::Openai(s) = &c else { panic!("{c:?}") };
+        assert_eq!(s.model, "qwen2.5:7b");
+        assert!(serde_json::from_str::<TranslatorConfig>(r#"{"backend": "openai", "modle": "x"}"#).is_err());
+        assert!(serde_json::from_str::<TranslatorConfig>(r#"{"backend": "babelfish"}"#).is_err());
+        let mut with_key = s.clone();
+        with_key.api_key = Some("sk-secret".into());
+        let c = TranslatorConfig::Openai(with_key);
+        assert!(!c.identity().to_string().contains("sk-secret"));
+        assert!(!serde_json::to_string(&c).unwrap().contains("sk-secret"));
+        assert_eq!(TranslatorConfig::from_name("apertium").unwrap(), TranslatorConfig::Apertium);
+        assert!(TranslatorConfig::from_name("nope").is_err());
+        assert_eq!(without_userinfo("https://u:p@host:8080/v1"), "https://host:8080/v1");
+        assert_eq!(without_userinfo("http://127.0.0.1:1/v1"), "http://127.0.0.1:1/v1");
     }
 }

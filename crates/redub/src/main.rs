@@ -90,9 +90,14 @@ enum Eval {
 /// How lines are translated.
 #[derive(clap::Args, Debug, Clone)]
 struct TranslationArgs {
-    /// Translation backend: `apertium` (Debian, offline, literal).
-    #[arg(long, default_value = "apertium")]
+    /// Translation backend: `apertium` (Debian, offline, literal) or `openai` (any
+    /// OpenAI-compatible server: REDUB_OPENAI_BASE_URL, REDUB_OPENAI_MODEL, OPENAI_API_KEY).
+    #[arg(long, default_value = "apertium", conflicts_with = "translator_config")]
     translator: String,
+    /// Translator config file (JSON, e.g. `{"backend": "openai", "base_url": "http://localhost:11434/v1",
+    /// "model": "qwen2.5:7b"}`); the environment still overrides it and supplies the key.
+    #[arg(long)]
+    translator_config: Option<PathBuf>,
     /// Glossary file: one `source<TAB>target` per line; a term alone is never translated.
     #[arg(long)]
     glossary: Option<PathBuf>,
@@ -106,7 +111,11 @@ struct TranslationArgs {
 
 impl TranslationArgs {
     fn apply(&self, req: &mut DubRequest) -> anyhow::Result<()> {
-        req.translator = redub_pipeline::TranslatorConfig::from_name(&self.translator)?;
+        req.translator = match &self.translator_config {
+            Some(p) => redub_pipeline::TranslatorConfig::read(p)?,
+            None => redub_pipeline::TranslatorConfig::from_name(&self.translator)?,
+        }
+        .with_env();
         req.glossary.clone_from(&self.glossary);
         let default = self.formality.as_deref().map(str::parse::<redub_translate::Formality>).transpose()?;
         req.register = redub_translate::Register { default, ..Default::default() }
