@@ -52,6 +52,21 @@ pub struct DubSummary {
     pub to: String,
     pub lines: usize,
     pub skipped_stages: Vec<String>,
+    /// Lines with review flags (translation checks and the render's `does_not_fit`).
+    pub review: Vec<ReviewLine>,
+}
+
+/// A line a person should look at, and why.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReviewLine {
+    pub id: u32,
+    pub speaker: String,
+    pub start_ms: u64,
+    pub source_text: String,
+    pub target_text: String,
+    pub flags: Vec<redub_core::Flag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -445,6 +460,27 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
     std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
     write_json(&out_dir.join("report.json"), &report)?;
     ev.emit("done", json!({ "output": req.output, "report": out_dir.join("report.json"), "lines": lines.len() }));
+    let placed: Vec<LinePlacement> = serde_json::from_value(report["lines"].clone()).unwrap_or_default();
+    let review = lines
+        .iter()
+        .filter_map(|l| {
+            let mut flags = l.flags.clone();
+            for f in placed.iter().filter(|p| p.id == l.id).flat_map(|p| p.flags.iter()) {
+                if !flags.contains(f) {
+                    flags.push(*f);
+                }
+            }
+            (!flags.is_empty()).then(|| ReviewLine {
+                id: l.id,
+                speaker: l.speaker.clone(),
+                start_ms: l.start_ms,
+                source_text: l.source_text.clone(),
+                target_text: l.target_text.clone(),
+                flags,
+                note: l.note.clone(),
+            })
+        })
+        .collect();
     Ok(DubSummary {
         job_dir: job.dir.clone(),
         output: req.output.clone(),
@@ -453,6 +489,7 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         to: req.to.clone(),
         lines: lines.len(),
         skipped_stages: skipped,
+        review,
     })
 }
 

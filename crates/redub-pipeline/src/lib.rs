@@ -14,6 +14,6 @@ pub mod translate;
 pub use backends::{Backends, OfflineBackends};
 pub use config::TranslatorConfig;
 pub use diarize::diarize_file;
-pub use dub::{dub, job_id, DubRequest, DubSummary};
+pub use dub::{dub, job_id, DubRequest, DubSummary, ReviewLine};
 pub use events::EventSink;
 pub use job::{Job, Manifest};

@@ -194,6 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("subtitles: {}", s.display());
                 }
                 eprintln!("report:    {}", summary.job_dir.join("output/report.json").display());
+                print_review(&summary);
             }
             Ok(())
         }
@@ -245,6 +246,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+    }
+}
+
+/// The lines a person should look at, one per line, with the reason.
+fn print_review(summary: &redub_pipeline::DubSummary) {
+    if summary.review.is_empty() {
+        eprintln!("review:    no line needs a look");
+        return;
+    }
+    eprintln!(
+        "review:    {} of {} lines flagged (edit 05-translate/translations.json and rerun to redo only those):",
+        summary.review.len(),
+        summary.lines
+    );
+    for r in &summary.review {
+        let flags: Vec<String> = r
+            .flags
+            .iter()
+            .map(|f| serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+            .collect();
+        let at = r.start_ms / 1000;
+        eprintln!(
+            "  #{:<3} {:>2}:{:02} {:<3} [{}] {}",
+            r.id,
+            at / 60,
+            at % 60,
+            r.speaker,
+            flags.join(", "),
+            r.target_text
+        );
+        if let Some(n) = &r.note {
+            eprintln!("         {n}");
         }
     }
 }
