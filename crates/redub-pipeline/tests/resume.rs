@@ -289,3 +289,37 @@ fn editing_one_translation_resynthesises_only_that_line() {
         serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/clips.json")).unwrap()).unwrap();
     assert_eq!(clips.len(), 2, "the unchanged line keeps its clip");
 }
+
+#[test]
+fn a_language_outside_the_rate_table_gets_the_voices_measured_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = make_input(tmp.path());
+    let req = DubRequest {
+        input,
+        output: tmp.path().join("out.mp4"),
+        from: Some("en".into()),
+        // Swedish is not in DESIGN's table of speaking rates.
+        to: "sv".into(),
+        keep_original_audio: false,
+        jobs_dir: tmp.path().join("jobs"),
+        diarize: Default::default(),
+        translator: Default::default(),
+        glossary: None,
+        register: Default::default(),
+    };
+    dub(&req, &StandIns::new(false), EventSink::silent()).unwrap();
+    let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
+    let rate: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(job_dir.join("05-translate/rate.json")).unwrap()).unwrap();
+    let wps = rate["words_per_second"].as_f64().unwrap();
+    println!("measured rate for sv with the tone stand-in: {wps:.2} words/s");
+    assert_eq!(rate["measured"], true);
+    assert!((wps - 2.5).abs() > 0.01, "a measured rate, not the 2.5 default");
+    let lines: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(job_dir.join("05-translate/translations.json")).unwrap()).unwrap();
+    for l in &lines {
+        let d = l["end_ms"].as_u64().unwrap() - l["start_ms"].as_u64().unwrap();
+        assert_eq!(l["budget_words"].as_u64().unwrap(), u64::from(redub_translate::word_budget_at(d, wps)));
+        assert!(l["estimated_ms"].as_u64().unwrap() > 0);
+    }
+}
