@@ -18,6 +18,6 @@ pub use error::{Error, Result};
 pub use event::Event;
 pub use traits::{
     ContextLine, Ctx, Diarizer, Synthesizer, Transcriber, Translation, TranslationItem, TranslationWindow, Translator,
-    VoiceActivityDetector,
+    VoiceActivityDetector, VoiceCloner,
 };
 pub use transcript::{Flag, Segment, Span, Turn, Word};

@@ -139,3 +139,14 @@ pub trait Synthesizer {
     /// The voices this engine can use for `lang`, best first.
     fn voices(&self, lang: &str) -> Vec<String>;
 }
+
+/// Makes voices from a speaker's reference sample (a cloning service). The voices it makes are
+/// used through the same backend's [`Synthesizer`] by the id it returns.
+pub trait VoiceCloner {
+    /// A new voice named `name` from `sample` (mono; 44.1 kHz for the services we know); returns
+    /// the voice id to synthesise with.
+    fn create_voice(&mut self, name: &str, sample: &Audio) -> Result<String>;
+
+    /// Delete a voice this cloner made. Deleting a voice that is already gone is not an error.
+    fn delete_voice(&mut self, id: &str) -> Result<()>;
+}
