@@ -10,6 +10,7 @@ pub mod events;
 pub mod job;
 pub mod render;
 pub mod translate;
+pub mod voices;
 
 pub use backends::{Backends, OfflineBackends};
 pub use config::TranslatorConfig;
