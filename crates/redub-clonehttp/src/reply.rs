@@ -1,0 +1,83 @@
+//! Reading a cloning server's error bodies. The protocol asks for `{"error": "message"}`, but
+//! servers built on common frameworks send other shapes (`{"detail": "…"}` or FastAPI's
+//! validation list, `{"error": {"message": "…"}}`, `{"message": "…"}`, plain text, an HTML page
+//! from a proxy); every one is read.
+
+use serde_json::Value;
+
+/// Longest piece of a body quoted in an error.
+const SNIPPET_CHARS: usize = 300;
+
+/// The human-readable message of an error body, or a snippet of the body itself.
+pub(crate) fn server_message(body: &[u8]) -> String {
+    if let Ok(json) = serde_json::from_slice::<Value>(body) {
+        if let Some(message) = message_of(&json) {
+            return clip(&message);
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    if text.trim().is_empty() {
+        "no message".to_string()
+    } else {
+        snippet(&text)
+    }
+}
+
+fn message_of(json: &Value) -> Option<String> {
+    let field = json.get("error").or_else(|| json.get("detail")).or_else(|| json.get("message"))?;
+    match field {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("message").or_else(|| o.get("msg")).and_then(Value::as_str).map(str::to_string),
+        Value::Array(items) => {
+            let messages: Vec<String> = items
+                .iter()
+                .filter_map(|item| {
+                    let msg = item.get("msg").and_then(Value::as_str)?;
+                    let field = item
+                        .get("loc")
+                        .and_then(Value::as_array)
+                        .and_then(|loc| loc.last())
+                        .map(|l| l.to_string().trim_matches('"').to_string());
+                    Some(match field {
+                        Some(field) => format!("{field}: {msg}"),
+                        None => msg.to_string(),
+                    })
+                })
+                .collect();
+            (!messages.is_empty()).then(|| messages.join("; "))
+        }
+        _ => None,
+    }
+}
+
+/// The first characters of a body, on one line.
+pub(crate) fn snippet(text: &str) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    clip(&one_line)
+}
+
+fn clip(text: &str) -> String {
+    if text.chars().count() <= SNIPPET_CHARS {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(SNIPPET_CHARS).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_shape() {
+        assert_eq!(server_message(br#"{"error": "language xx is not supported"}"#), "language xx is not supported");
+        assert_eq!(server_message(br#"{"error": {"message": "out of memory"}}"#), "out of memory");
+        assert_eq!(server_message(br#"{"detail": "Not Found"}"#), "Not Found");
+        let validation = br#"{"detail": [{"loc": ["body", "reference"], "msg": "field required"}]}"#;
+        assert_eq!(server_message(validation), "reference: field required");
+        assert_eq!(server_message(br#"{"message": "busy"}"#), "busy");
+        assert_eq!(server_message(b"Internal Server Error\n"), "Internal Server Error");
+        assert_eq!(server_message(b""), "no message");
+    }
+}

@@ -1,0 +1,102 @@
+//! Reading ElevenLabs' error bodies: `{"detail": {"status": "quota_exceeded", "message": "…"}}`,
+//! FastAPI's `{"detail": "…"}` or `{"detail": [{"msg": "…"}, …]}` for validation errors, or
+//! whatever a proxy in between sends (HTML, plain text).
+
+use serde_json::Value;
+
+/// Longest piece of a body quoted in an error.
+const SNIPPET_CHARS: usize = 300;
+
+/// `detail.status`, the machine-readable reason (`invalid_api_key`, `quota_exceeded`,
+/// `too_many_concurrent_requests`, `output_format_not_allowed`, …).
+pub(crate) fn error_status(body: &[u8]) -> Option<String> {
+    let json: Value = serde_json::from_slice(body).ok()?;
+    let detail = json.get("detail")?;
+    let status = detail.get("status").or_else(|| detail.get("code"))?.as_str()?;
+    Some(status.to_string())
+}
+
+/// The human-readable message of an error body, or a snippet of the body itself.
+pub(crate) fn server_message(body: &[u8]) -> String {
+    if let Ok(json) = serde_json::from_slice::<Value>(body) {
+        if let Some(message) = message_of(&json) {
+            return clip(&message);
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    if text.trim().is_empty() {
+        "no message".to_string()
+    } else {
+        snippet(&text)
+    }
+}
+
+fn message_of(json: &Value) -> Option<String> {
+    let detail = json.get("detail").or_else(|| json.get("error"))?;
+    match detail {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => {
+            let message = o.get("message").and_then(Value::as_str);
+            let status = o.get("status").and_then(Value::as_str);
+            match (status, message) {
+                (Some(status), Some(message)) => Some(format!("{status}: {message}")),
+                (None, Some(message)) => Some(message.to_string()),
+                (Some(status), None) => Some(status.to_string()),
+                (None, None) => None,
+            }
+        }
+        Value::Array(items) => {
+            let messages: Vec<String> = items
+                .iter()
+                .filter_map(|item| {
+                    let msg = item.get("msg").and_then(Value::as_str)?;
+                    let field = item
+                        .get("loc")
+                        .and_then(Value::as_array)
+                        .and_then(|loc| loc.last())
+                        .map(|l| l.to_string().trim_matches('"').to_string());
+                    Some(match field {
+                        Some(field) => format!("{field}: {msg}"),
+                        None => msg.to_string(),
+                    })
+                })
+                .collect();
+            (!messages.is_empty()).then(|| messages.join("; "))
+        }
+        _ => None,
+    }
+}
+
+/// The first characters of a body, on one line.
+pub(crate) fn snippet(text: &str) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    clip(&one_line)
+}
+
+fn clip(text: &str) -> String {
+    if text.chars().count() <= SNIPPET_CHARS {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(SNIPPET_CHARS).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reads_every_shape() {
+        let body = br#"{"detail": {"status": "quota_exceeded", "message": "You have 3 credits left."}}"#;
+        assert_eq!(error_status(body).as_deref(), Some("quota_exceeded"));
+        assert_eq!(server_message(body), "quota_exceeded: You have 3 credits left.");
+        assert_eq!(server_message(br#"{"detail": "Not Found"}"#), "Not Found");
+        let validation = br#"{"detail": [{"loc": ["body", "text"], "msg": "field required", "type": "missing"}]}"#;
+        assert_eq!(server_message(validation), "text: field required");
+        assert_eq!(server_message(b"<html>\n<b>Bad gateway</b></html>"), "<html> <b>Bad gateway</b></html>");
+        assert_eq!(server_message(b""), "no message");
+        assert_eq!(error_status(b"oops"), None);
+    }
+}
