@@ -1,0 +1,33 @@
+//! The local LLM: a GGUF chat model (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, installed by setup
+//! from PyPI) run by llama.cpp on the CPU, behind [`redub_core::ChatModel`], so that the LLM
+//! translator works with budgets, context and glossary without any server.
+//!
+//! The model runs in a worker process, the `redub-llm` program of this crate, which
+//! [`LocalLlm`] starts once and talks to in JSON lines ([`protocol`]). The library itself never
+//! links llama.cpp (the `llama-cpp-2` dependency is optional and only the worker uses it):
+//! Redub already links whisper.cpp, which carries its own, older copy of ggml, and the two
+//! copies' static libraries define about 1,200 symbols with the same names. Linked into one
+//! test program they raised no error: the linker silently took every shared ggml function from
+//! llama.cpp's copy, so whisper.cpp ran on a ggml it was not compiled against. It happened to
+//! give the same transcript, but nothing guarantees that across updates of either crate.
+//! Crates that only need the client get this one with `default-features = false` (the
+//! workspace dependency line does that); building the worker needs the default `worker` feature
+//! (`cargo build -p redub-llm`).
+//!
+//! llama.cpp is built from source by `llama-cpp-sys-2` (cmake, about 6 minutes of two cores,
+//! once per target folder). It follows `GGML_NATIVE=OFF`, the Makefile's setting for
+//! whisper.cpp: ggml is built for AVX2/FMA/F16C CPUs (what whisper.cpp gets too), not tuned to
+//! the build machine.
+//!
+//! What it owns: loading the model, its chat template, sampling (greedy at temperature 0, else
+//! top-k 40 / top-p 0.95 / min-p 0.05 with a fixed seed), `max_tokens`, and the JSON grammar
+//! when `ChatOptions::json` is set. What it does not: prompts, budgets, retries (that is
+//! `redub-translate`).
+
+mod client;
+pub mod protocol;
+mod settings;
+
+pub use client::LocalLlm;
+pub use protocol::{Completion, Stop};
+pub use settings::{LocalLlmSettings, DEFAULT_MODEL, WORKER, WORKER_ENV};
