@@ -13,6 +13,28 @@ pub enum TranslatorConfig {
     Apertium,
     /// Any OpenAI-compatible chat-completions server (OpenAI, Ollama, llama.cpp server, vLLM).
     Openai(redub_openai::OpenAiSettings),
+    /// The GGUF chat model setup installs, run by llama.cpp in Redub's `redub-llm` worker.
+    Local(LocalConfig),
+}
+
+/// Settings of the local model.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalConfig {
+    /// Another GGUF file (default: the one setup installs).
+    pub model: Option<std::path::PathBuf>,
+    /// CPU threads (default: all cores).
+    pub threads: Option<usize>,
+}
+
+impl LocalConfig {
+    fn settings(&self) -> redub_llm::LocalLlmSettings {
+        let mut s = redub_llm::LocalLlmSettings { model: self.model.clone(), ..Default::default() };
+        if let Some(t) = self.threads {
+            s.threads = t.max(1);
+        }
+        s
+    }
 }
 
 impl TranslatorConfig {
@@ -21,6 +43,7 @@ impl TranslatorConfig {
         match self {
             Self::Apertium => "apertium",
             Self::Openai(_) => "openai",
+            Self::Local(_) => "local",
         }
     }
 
@@ -39,7 +62,8 @@ impl TranslatorConfig {
         match name {
             "apertium" => Ok(Self::Apertium),
             "openai" => Ok(Self::Openai(redub_openai::OpenAiSettings::default())),
-            other => Err(Error::Usage(format!("unknown translator `{other}`; known: apertium, openai"))),
+            "local" => Ok(Self::Local(LocalConfig::default())),
+            other => Err(Error::Usage(format!("unknown translator `{other}`; known: local, openai, apertium"))),
         }
     }
 
@@ -50,6 +74,13 @@ impl TranslatorConfig {
             // Where and which model; never the key.
             Self::Openai(s) => {
                 serde_json::json!({ "backend": "openai", "base_url": without_userinfo(&s.base_url), "model": s.model })
+            }
+            // The model file by name and size: another GGUF is another translator.
+            Self::Local(c) => {
+                let path = c.settings().model_path().ok();
+                let bytes = path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
+                let name = path.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+                serde_json::json!({ "backend": "local", "model": name, "bytes": bytes })
             }
         }
     }
@@ -70,6 +101,10 @@ impl TranslatorConfig {
                 let chat = redub_openai::OpenAiChat::new(s.clone())?;
                 Ok(Box::new(redub_translate::LlmTranslator::new(Box::new(chat), settings.clone())))
             }
+            Self::Local(c) => {
+                let chat = redub_llm::LocalLlm::load(c.settings())?;
+                Ok(Box::new(redub_translate::LlmTranslator::new(Box::new(chat), settings.clone())))
+            }
         }
     }
 
@@ -82,6 +117,14 @@ impl TranslatorConfig {
                     redub_translate::check_pair("fixed", f, to)?;
                 }
                 s.check()
+            }
+            Self::Local(c) => {
+                if let Some(f) = from {
+                    redub_translate::check_pair("fixed", f, to)?;
+                }
+                let s = c.settings();
+                s.model_path()?;
+                s.worker_path().map(|_| ())
             }
             Self::Apertium => match from {
                 Some(from) => redub_translate::check_pair("apertium", from, to),

@@ -66,11 +66,13 @@ pub fn translate_segments(
             segments[start.saturating_sub(CONTEXT_LINES)..start].iter().map(context).collect();
         let after: Vec<ContextLine> =
             segments[end..(end + CONTEXT_LINES).min(segments.len())].iter().map(context).collect();
+        // The stage reports progress by window; a backend's own progress would jump backwards.
+        let quiet = |_: u64, _: u64| {};
         let out = translator.translate(
             &TranslationWindow { items: &items, before: &before, after: &after },
             from,
             to,
-            ctx,
+            &ctx.child(&quiet),
         )?;
         if out.len() != items.len() {
             return Err(Error::backend("translate", format!("{} lines in, {} out", items.len(), out.len())));

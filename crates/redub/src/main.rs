@@ -90,7 +90,7 @@ enum Eval {
 /// How lines are translated.
 #[derive(clap::Args, Debug, Clone)]
 struct TranslationArgs {
-    /// Translation backend: `apertium` (Debian, offline, literal) or `openai` (any
+    /// Translation backend: `local` (the GGUF model setup installs), `apertium` (Debian, literal) or `openai` (any
     /// OpenAI-compatible server: REDUB_OPENAI_BASE_URL, REDUB_OPENAI_MODEL, OPENAI_API_KEY).
     #[arg(long, default_value = "apertium", conflicts_with = "translator_config")]
     translator: String,
