@@ -18,7 +18,7 @@ setup:
 	@scripts/setup.sh
 
 build: setup
-	$(CARGO) build -p redub
+	$(CARGO) build -p redub -p redub-llm
 
 demo: build
 	$(BIN) dub examples/sample.mp4 --to es -o examples/sample.es.mp4
