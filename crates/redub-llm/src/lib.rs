@@ -14,10 +14,16 @@
 //! workspace dependency line does that); building the worker needs the default `worker` feature
 //! (`cargo build -p redub-llm`).
 //!
-//! llama.cpp is built from source by `llama-cpp-sys-2` (cmake, about 6 minutes of two cores,
-//! once per target folder). It follows `GGML_NATIVE=OFF`, the Makefile's setting for
-//! whisper.cpp: ggml is built for AVX2/FMA/F16C CPUs (what whisper.cpp gets too), not tuned to
-//! the build machine.
+//! llama.cpp is built from source by `llama-cpp-sys-2` (cmake; about 12.5 CPU-minutes, 6
+//! minutes on two idle cores, once per target folder). It follows `GGML_NATIVE=OFF`, the
+//! Makefile's setting for whisper.cpp: ggml is built for AVX2/FMA/F16C CPUs (what whisper.cpp
+//! gets too), not tuned to the build machine.
+//!
+//! Speed on 2 cores: about 60 prompt tokens/s and 11 generated tokens/s (with the JSON grammar);
+//! the 13 lines of the sample call take about a minute in windows of 5. ggml's threads spin while
+//! they wait for each other, so the model slows down far more than twofold when another busy
+//! process shares the cores (one `yes` took it from 10.6 to 4.3 tokens/s; one thread then gives
+//! 6.3): run one model at a time, or lower `threads`.
 //!
 //! What it owns: loading the model, its chat template, sampling (greedy at temperature 0, else
 //! top-k 40 / top-p 0.95 / min-p 0.05 with a fixed seed), `max_tokens`, and the JSON grammar
