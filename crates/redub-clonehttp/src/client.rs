@@ -1,11 +1,11 @@
 //! The clone-http client: references kept in memory, one multipart request per line.
 
 use crate::audio::{decode_wav, prepare_reference, trim_silence, wav_bytes, REFERENCE_RATE};
-use crate::multipart::Form;
 use crate::reply::{server_message, snippet};
-use crate::retry::{self, Policy, MAX_RETRY_AFTER};
 use crate::{primary_language, redact_url, CloneHttpSettings, BACKEND, ENV_API_KEY, ENV_BASE_URL};
 use redub_core::{Audio, Error, Result, Synthesizer, VoiceCloner};
+use redub_http::multipart::Form;
+use redub_http::retry::{self, Policy, MAX_RETRY_AFTER};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::io;
@@ -281,7 +281,7 @@ impl CloneHttp {
         };
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let server_delay = retry::server_delay(header("retry-after").as_deref(), SystemTime::now());
+        let server_delay = retry::server_delay(None, header("retry-after").as_deref(), SystemTime::now());
         let content_type = header("content-type");
         let location = header("location");
         let body = match read_body(&mut response) {

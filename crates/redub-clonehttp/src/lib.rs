@@ -20,9 +20,7 @@
 
 mod audio;
 mod client;
-mod multipart;
 mod reply;
-mod retry;
 
 pub use audio::{prepare_reference, MIN_REFERENCE_MS, PADDED_REFERENCE_MS, REFERENCE_RATE};
 pub use client::{CloneHttp, Health};

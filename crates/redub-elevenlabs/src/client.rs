@@ -1,14 +1,14 @@
 //! The ElevenLabs client: clones, speech, and the clean-up that deletes every clone it made.
 
 use crate::audio::{decode_pcm_s16le, prepare_sample, trim_silence, wav_bytes};
-use crate::multipart::Form;
 use crate::reply::{error_status, server_message, snippet};
-use crate::retry::{self, Policy, MAX_RETRY_AFTER};
 use crate::{
     pcm_rate, redact_url, ElevenLabsSettings, BACKEND, ENV_API_KEY, ENV_BASE_URL, FALLBACK_OUTPUT_FORMAT, MAX_SPEED,
     MIN_SPEED,
 };
 use redub_core::{Audio, Error, Result, Synthesizer, VoiceCloner};
+use redub_http::multipart::Form;
+use redub_http::retry::{self, Policy, MAX_RETRY_AFTER};
 use serde_json::{json, Map, Value};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -322,7 +322,7 @@ impl ElevenLabs {
         };
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let server_delay = retry::server_delay(header("retry-after").as_deref(), SystemTime::now());
+        let server_delay = retry::server_delay(None, header("retry-after").as_deref(), SystemTime::now());
         let content_type = header("content-type");
         let location = header("location");
         let body = match read_body(&mut response) {

@@ -25,9 +25,7 @@
 
 mod audio;
 mod client;
-mod multipart;
 mod reply;
-mod retry;
 
 pub use audio::{prepare_sample, MIN_SAMPLE_MS, PADDED_SAMPLE_MS, SAMPLE_RATE};
 pub use client::ElevenLabs;

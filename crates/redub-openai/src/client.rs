@@ -2,9 +2,9 @@
 //! retries and fallbacks that make a remote or local server usable for a whole film.
 
 use crate::reply::{self, Problem};
-use crate::retry::{self, MAX_RETRY_AFTER};
 use crate::{redact_url, OpenAiSettings, BACKEND, ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, ENV_OPENAI_API_KEY};
 use redub_core::{ChatMessage, ChatModel, ChatOptions, Error, Result};
+use redub_http::retry::{self, MAX_RETRY_AFTER};
 use serde_json::{json, Map, Value};
 use std::io;
 use std::time::{Duration, Instant, SystemTime};

@@ -16,7 +16,6 @@
 
 mod client;
 mod reply;
-mod retry;
 
 pub use client::OpenAiChat;
 

@@ -3,19 +3,25 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A form being built.
-pub(crate) struct Form {
+pub struct Form {
     boundary: String,
     body: Vec<u8>,
 }
 
+impl Default for Form {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Form {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         Self { boundary: format!("redub-form-{nanos:032x}"), body: Vec::new() }
     }
 
     /// A text field.
-    pub(crate) fn text(mut self, name: &str, value: &str) -> Self {
+    pub fn text(mut self, name: &str, value: &str) -> Self {
         self.head(name, None, None);
         self.body.extend_from_slice(value.as_bytes());
         self.body.extend_from_slice(b"\r\n");
@@ -23,7 +29,7 @@ impl Form {
     }
 
     /// A file field.
-    pub(crate) fn file(mut self, name: &str, filename: &str, content_type: &str, data: &[u8]) -> Self {
+    pub fn file(mut self, name: &str, filename: &str, content_type: &str, data: &[u8]) -> Self {
         self.head(name, Some(filename), Some(content_type));
         self.body.extend_from_slice(data);
         self.body.extend_from_slice(b"\r\n");
@@ -44,7 +50,7 @@ impl Form {
     }
 
     /// The `Content-Type` header value and the body.
-    pub(crate) fn finish(mut self) -> (String, Vec<u8>) {
+    pub fn finish(mut self) -> (String, Vec<u8>) {
         self.body.extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
         (format!("multipart/form-data; boundary={}", self.boundary), self.body)
     }

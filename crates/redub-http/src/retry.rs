@@ -6,14 +6,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The longest wait a server's `Retry-After` gets. A longer request (an hourly or daily quota)
 /// is not worth blocking a dub for; the error says what the server asked instead.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// The longest wait our own backoff reaches.
-pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How hard one request tries.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff; doubles per retry.
+    pub backoff: Duration,
+    /// The longest single wait (ours or the server's) this request accepts.
+    pub max_wait: Duration,
+    /// Budget for one attempt, from connecting to the last byte.
+    pub timeout: Duration,
+}
 
 /// `base × 2^n` (n = retries already made, from 0), capped at [`MAX_BACKOFF`], plus up to 10 %
 /// jitter.
-pub(crate) fn backoff(base: Duration, n: u32) -> Duration {
+pub fn backoff(base: Duration, n: u32) -> Duration {
     let factor = 1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX);
     let delay = base.saturating_mul(factor).min(MAX_BACKOFF);
     delay + jitter(delay / 10)
@@ -34,11 +47,7 @@ fn jitter(max: Duration) -> Duration {
 
 /// What the server asked us to wait, from `retry-after-ms` (OpenAI's, more precise) or
 /// `Retry-After` (seconds, or an HTTP date). `None` when absent or unreadable.
-pub(crate) fn server_delay(
-    retry_after_ms: Option<&str>,
-    retry_after: Option<&str>,
-    now: SystemTime,
-) -> Option<Duration> {
+pub fn server_delay(retry_after_ms: Option<&str>, retry_after: Option<&str>, now: SystemTime) -> Option<Duration> {
     if let Some(ms) = retry_after_ms.and_then(parse_seconds) {
         return Some(ms / 1000);
     }
@@ -66,7 +75,7 @@ fn parse_seconds(value: &str) -> Option<Duration> {
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only date form RFC 9110 lets servers
 /// send. The obsolete RFC 850 and asctime forms are not worth a dependency; they fall back to
 /// our own backoff.
-pub(crate) fn parse_http_date(value: &str) -> Option<SystemTime> {
+pub fn parse_http_date(value: &str) -> Option<SystemTime> {
     let mut parts = value.split_whitespace();
     let _weekday = parts.next()?.strip_suffix(',')?;
     let day: u32 = parts.next()?.parse().ok()?;
@@ -132,6 +141,7 @@ mod tests {
         assert_eq!(server_delay(None, Some("Sun, 06 Nov 1994 08:49:37 GMT"), now), Some(Duration::from_secs(7)));
         assert_eq!(server_delay(None, Some("Sun, 06 Nov 1994 08:49:00 GMT"), now), Some(Duration::ZERO));
         assert_eq!(server_delay(None, Some("-1"), now), None);
+        assert_eq!(server_delay(None, Some("soon"), now), None);
         assert_eq!(server_delay(None, None, now), None);
     }
 
