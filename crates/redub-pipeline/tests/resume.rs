@@ -154,6 +154,22 @@ fn make_input(dir: &Path) -> std::path::PathBuf {
     p
 }
 
+/// A request for `input` from English to `to`, with everything else at its default.
+fn request(dir: &Path, input: std::path::PathBuf, to: &str, keep_original_audio: bool) -> DubRequest {
+    DubRequest {
+        input,
+        output: dir.join("out.mp4"),
+        from: Some("en".into()),
+        to: to.into(),
+        keep_original_audio,
+        jobs_dir: dir.join("jobs"),
+        diarize: Default::default(),
+        translator: Default::default(),
+        glossary: None,
+        register: Default::default(),
+    }
+}
+
 fn kinds(job_dir: &Path) -> Vec<(String, String)> {
     std::fs::read_to_string(job_dir.join("events.jsonl"))
         .unwrap()
@@ -167,18 +183,7 @@ fn kinds(job_dir: &Path) -> Vec<(String, String)> {
 fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
     let tmp = tempfile::tempdir().unwrap();
     let input = make_input(tmp.path());
-    let req = DubRequest {
-        input: input.clone(),
-        output: tmp.path().join("out.mp4"),
-        from: Some("en".into()),
-        to: "es".into(),
-        keep_original_audio: false,
-        jobs_dir: tmp.path().join("jobs"),
-        diarize: Default::default(),
-        translator: Default::default(),
-        glossary: None,
-        register: Default::default(),
-    };
+    let req = request(tmp.path(), input, "es", false);
     let b = StandIns::new(true);
     let err = dub(&req, &b, EventSink::silent()).unwrap_err();
     assert!(format!("{err}").contains("simulated crash"), "{err}");
@@ -228,18 +233,7 @@ fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
 fn deleting_the_output_reruns_only_the_mux() {
     let tmp = tempfile::tempdir().unwrap();
     let input = make_input(tmp.path());
-    let req = DubRequest {
-        input,
-        output: tmp.path().join("out.mp4"),
-        from: Some("en".into()),
-        to: "es".into(),
-        keep_original_audio: true,
-        jobs_dir: tmp.path().join("jobs"),
-        diarize: Default::default(),
-        translator: Default::default(),
-        glossary: None,
-        register: Default::default(),
-    };
+    let req = request(tmp.path(), input, "es", true);
     let b = StandIns::new(false);
     dub(&req, &b, EventSink::silent()).unwrap();
     std::fs::remove_file(&req.output).unwrap();
@@ -254,18 +248,7 @@ fn deleting_the_output_reruns_only_the_mux() {
 fn editing_one_translation_resynthesises_only_that_line() {
     let tmp = tempfile::tempdir().unwrap();
     let input = make_input(tmp.path());
-    let req = DubRequest {
-        input,
-        output: tmp.path().join("out.mp4"),
-        from: Some("en".into()),
-        to: "es".into(),
-        keep_original_audio: false,
-        jobs_dir: tmp.path().join("jobs"),
-        diarize: Default::default(),
-        translator: Default::default(),
-        glossary: None,
-        register: Default::default(),
-    };
+    let req = request(tmp.path(), input, "es", false);
     let b = StandIns::new(false);
     dub(&req, &b, EventSink::silent()).unwrap();
     let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
@@ -294,19 +277,8 @@ fn editing_one_translation_resynthesises_only_that_line() {
 fn a_language_outside_the_rate_table_gets_the_voices_measured_rate() {
     let tmp = tempfile::tempdir().unwrap();
     let input = make_input(tmp.path());
-    let req = DubRequest {
-        input,
-        output: tmp.path().join("out.mp4"),
-        from: Some("en".into()),
-        // Swedish is not in DESIGN's table of speaking rates.
-        to: "sv".into(),
-        keep_original_audio: false,
-        jobs_dir: tmp.path().join("jobs"),
-        diarize: Default::default(),
-        translator: Default::default(),
-        glossary: None,
-        register: Default::default(),
-    };
+    // Swedish is not in DESIGN's table of speaking rates.
+    let req = request(tmp.path(), input, "sv", false);
     dub(&req, &StandIns::new(false), EventSink::silent()).unwrap();
     let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
     let rate: serde_json::Value =
