@@ -110,18 +110,13 @@ impl TranslatorConfig {
 
     /// Cheap checks before any work: is the pair served, is the configuration complete?
     pub fn check(&self, from: Option<&str>, to: &str) -> Result<()> {
+        // Every backend refuses "into the same language"; chat models take any other pair.
+        if let Some(f) = from {
+            redub_translate::check_pair("fixed", f, to)?;
+        }
         match self {
-            Self::Openai(s) => {
-                // A chat model takes any pair; only "into the same language" is refused.
-                if let Some(f) = from {
-                    redub_translate::check_pair("fixed", f, to)?;
-                }
-                s.check()
-            }
+            Self::Openai(s) => s.check(),
             Self::Local(c) => {
-                if let Some(f) = from {
-                    redub_translate::check_pair("fixed", f, to)?;
-                }
                 let s = c.settings();
                 s.model_path()?;
                 s.worker_path().map(|_| ())
