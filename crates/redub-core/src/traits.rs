@@ -140,6 +140,13 @@ pub trait Synthesizer {
     fn voices(&self, lang: &str) -> Vec<String>;
 }
 
+/// Describes a voice as a vector, so that two recordings can be compared by cosine (the offline
+/// voice matching picks and checks stock voices with it).
+pub trait SpeakerEmbedder {
+    /// A unit-length embedding of `audio` (mono, any rate), or `None` when it is too short.
+    fn embed(&mut self, audio: &Audio) -> Result<Option<Vec<f32>>>;
+}
+
 /// Makes voices from a speaker's reference sample (a cloning service). The voices it makes are
 /// used through the same backend's [`Synthesizer`] by the id it returns.
 pub trait VoiceCloner {

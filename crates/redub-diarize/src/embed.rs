@@ -72,3 +72,12 @@ impl Embedder {
         Ok((n > 0).then(|| crate::normalized(&sum)))
     }
 }
+
+/// CAM++ for any mono audio: resampled to 16 kHz first. Used by the offline voice matching to
+/// compare a stock voice with a source speaker.
+impl redub_core::SpeakerEmbedder for Embedder {
+    fn embed(&mut self, audio: &redub_core::Audio) -> Result<Option<Vec<f32>>> {
+        let a16 = redub_dsp::resample(audio, crate::segmentation::RATE)?;
+        Embedder::embed(self, &a16.samples)
+    }
+}

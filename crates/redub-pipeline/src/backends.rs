@@ -2,8 +2,8 @@
 //! Whisper, pyannote segmentation + CAM++, Apertium, Kokoro/espeak-ng); tests substitute their own. Backends are built lazily,
 //! so a rerun whose stages are all finished loads no model.
 
-use crate::config::TranslatorConfig;
-use redub_core::{Diarizer, Result, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
+use crate::config::{CloningService, TranslatorConfig, VoiceConfig};
+use redub_core::{Diarizer, Result, SpeakerEmbedder, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
 use redub_diarize::DiarizeSettings;
 use redub_translate::LlmSettings;
 
@@ -20,6 +20,14 @@ pub trait Backends {
         to: &str,
     ) -> Result<Box<dyn Translator>>;
     fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>>;
+    /// Speaker embeddings for choosing stock voices; without one, voices are chosen by pitch.
+    fn embedder(&self) -> Result<Option<Box<dyn SpeakerEmbedder>>> {
+        Ok(None)
+    }
+    /// The cloning service `config` names (`None`: stock voices).
+    fn voice_service(&self, config: &VoiceConfig) -> Result<Option<Box<dyn CloningService>>> {
+        config.build()
+    }
     /// Names and model identities that go into the cache keys of each stage.
     fn identity(&self, stage: &str) -> serde_json::Value;
     /// Fail before any work if the pair cannot be served (`from` may be unknown yet).
@@ -64,8 +72,13 @@ impl Backends for OfflineBackends {
         Ok(engine)
     }
 
+    fn embedder(&self) -> Result<Option<Box<dyn SpeakerEmbedder>>> {
+        Ok(Some(Box::new(redub_diarize::embed::Embedder::load()?)))
+    }
+
     fn identity(&self, stage: &str) -> serde_json::Value {
         match stage {
+            "voices" => serde_json::json!({ "embedding": model_id(redub_diarize::embed::Embedder::MODEL) }),
             "vad" => serde_json::json!({ "backend": "silero-vad", "model": model_id("silero-vad/silero_vad.onnx") }),
             "transcribe" => {
                 serde_json::json!({ "backend": "whisper", "model": model_id("whisper-base/ggml-base.bin"), "beam": 5 })

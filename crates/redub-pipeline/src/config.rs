@@ -136,6 +136,111 @@ impl TranslatorConfig {
     }
 }
 
+/// Who gives each speaker a voice.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "backend", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum VoiceConfig {
+    /// Offline: the stock voice (Kokoro, espeak-ng) closest to each speaker, adapted toward
+    /// their pitch and timbre.
+    #[default]
+    Stock,
+    /// ElevenLabs instant voice cloning (one clone per speaker, deleted when synthesis ends).
+    Elevenlabs(redub_elevenlabs::ElevenLabsSettings),
+    /// A self-hosted zero-shot cloning server speaking the protocol in `docs/clone-http.md`.
+    CloneHttp(redub_clonehttp::CloneHttpSettings),
+}
+
+/// A cloning service: makes a voice from a reference sample, then speaks with it.
+pub trait CloningService: redub_core::VoiceCloner + redub_core::Synthesizer {}
+impl<T: redub_core::VoiceCloner + redub_core::Synthesizer> CloningService for T {}
+
+impl VoiceConfig {
+    /// The stable name, as on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Stock => "stock",
+            Self::Elevenlabs(_) => "elevenlabs",
+            Self::CloneHttp(_) => "clone-http",
+        }
+    }
+
+    /// Parse a `--voices` value into the default config of that backend.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "stock" => Ok(Self::Stock),
+            "elevenlabs" => Ok(Self::Elevenlabs(Default::default())),
+            "clone-http" => Ok(Self::CloneHttp(Default::default())),
+            other => {
+                Err(Error::Usage(format!("unknown voice backend `{other}`; known: stock, elevenlabs, clone-http")))
+            }
+        }
+    }
+
+    /// Read a config file (JSON: `{"backend": "elevenlabs", "stability": 0.5}`).
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            problem: format!("not a voice config: {e}"),
+            fix: "write JSON like {\"backend\": \"clone-http\", \"base_url\": \"http://gpu-box:8020\"}".into(),
+        })
+    }
+
+    /// The environment on top (`ELEVENLABS_API_KEY`, `REDUB_ELEVENLABS_*`, `REDUB_CLONE_*`).
+    pub fn with_env(self) -> Self {
+        match self {
+            Self::Elevenlabs(s) => Self::Elevenlabs(redub_elevenlabs::ElevenLabsSettings::from_env(s)),
+            Self::CloneHttp(s) => Self::CloneHttp(redub_clonehttp::CloneHttpSettings::from_env(s)),
+            Self::Stock => Self::Stock,
+        }
+    }
+
+    /// What goes into cache keys (never a secret).
+    pub fn identity(&self) -> serde_json::Value {
+        match self {
+            Self::Stock => serde_json::json!({ "backend": "stock" }),
+            Self::Elevenlabs(s) => serde_json::json!({
+                "backend": "elevenlabs",
+                "base_url": without_userinfo(&s.base_url),
+                "model": s.model_id,
+                "stability": s.stability,
+                "similarity_boost": s.similarity_boost,
+            }),
+            Self::CloneHttp(s) => {
+                serde_json::json!({ "backend": "clone-http", "base_url": without_userinfo(&s.base_url) })
+            }
+        }
+    }
+
+    /// Cheap checks before any work: complete settings, and a service that speaks `to`.
+    pub fn check(&self, to: &str) -> Result<()> {
+        match self {
+            Self::Stock => Ok(()),
+            Self::Elevenlabs(s) => {
+                s.check()?;
+                if s.speaks(to) {
+                    Ok(())
+                } else {
+                    Err(Error::Usage(format!(
+                        "ElevenLabs model {} does not speak '{to}': pick another --to, or set model_id to a model that does",
+                        s.model_id
+                    )))
+                }
+            }
+            Self::CloneHttp(s) => s.check(),
+        }
+    }
+
+    /// The cloning service, or `None` for stock voices.
+    pub fn build(&self) -> Result<Option<Box<dyn CloningService>>> {
+        match self {
+            Self::Stock => Ok(None),
+            Self::Elevenlabs(s) => Ok(Some(Box::new(redub_elevenlabs::ElevenLabs::new(s.clone())?))),
+            Self::CloneHttp(s) => Ok(Some(Box::new(redub_clonehttp::CloneHttp::new(s.clone())?))),
+        }
+    }
+}
+
 /// `scheme://user:pass@host/…` without `user:pass@`: credentials never reach a manifest.
 fn without_userinfo(url: &str) -> String {
     match url.split_once("://") {

@@ -2,11 +2,12 @@
 //! files from the job folder and writes its own; see `job.rs` for how finished stages are kept.
 
 use crate::backends::Backends;
-use crate::config::TranslatorConfig;
+use crate::config::{TranslatorConfig, VoiceConfig};
 use crate::events::EventSink;
 use crate::job::{read_json, write_json, Job};
 use crate::render::{self, Clip, LinePlacement};
 pub use crate::translate::TranslatedLine;
+use crate::voices::{SpeakerVoice, VoiceMap};
 use redub_core::{Audio, Ctx, Error, Result, Segment, Span};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -41,6 +42,44 @@ pub struct DubRequest {
     /// Formality, by default and per speaker.
     #[serde(default)]
     pub register: redub_translate::Register,
+    /// Who gives the speakers their voices: stock voices adapted offline, or a cloning service.
+    #[serde(default)]
+    pub voices: VoiceConfig,
+    /// Speaker → voice, chosen by hand (`--voice S1=jf_alpha`); the others are matched.
+    #[serde(default)]
+    pub voice_pins: std::collections::BTreeMap<String, String>,
+    /// Longest reference sample per speaker.
+    #[serde(default = "default_reference_ms")]
+    pub reference_max_ms: u64,
+}
+
+impl DubRequest {
+    /// A request with every setting at its default: detected source language, stock voices,
+    /// Apertium, no glossary.
+    pub fn new(input: PathBuf, output: PathBuf, to: &str, jobs_dir: PathBuf) -> Self {
+        Self {
+            input,
+            output,
+            from: None,
+            to: to.to_string(),
+            keep_original_audio: false,
+            jobs_dir,
+            diarize: Default::default(),
+            translator: Default::default(),
+            glossary: None,
+            register: Default::default(),
+            voices: Default::default(),
+            voice_pins: Default::default(),
+            reference_max_ms: DEFAULT_REFERENCE_MS,
+        }
+    }
+}
+
+/// Enough for a stable pitch and timbre profile, and within what cloning services take.
+pub const DEFAULT_REFERENCE_MS: u64 = 60_000;
+
+fn default_reference_ms() -> u64 {
+    DEFAULT_REFERENCE_MS
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -97,6 +136,14 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
     let probe = redub_media::check_input(&req.input)?;
     backends.check_pair(&req.translator, req.from.as_deref(), &req.to)?;
     req.diarize.limits()?;
+    req.voices.check(&req.to)?;
+    if req.reference_max_ms < crate::voices::MIN_REFERENCE_MS {
+        return Err(Error::Usage(format!(
+            "the reference sample limit is {} ms; it must be at least {} ms",
+            req.reference_max_ms,
+            crate::voices::MIN_REFERENCE_MS
+        )));
+    }
     let glossary = match &req.glossary {
         Some(p) => redub_translate::Glossary::read(p)?,
         None => redub_translate::Glossary::default(),
@@ -302,69 +349,166 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         ev.emit("segment", json!({ "id": l.id, "speaker": l.speaker, "start_ms": l.start_ms, "end_ms": l.end_ms, "text": l.source_text, "target_text": l.target_text, "flags": l.flags, "note": l.note }));
     }
 
-    // ---- 06 synthesize --------------------------------------------------------------------
-    let synth_dir = job.stage_dir("06-synthesize");
+    // ---- 06 voices ------------------------------------------------------------------------
+    // One voice per speaker, chosen before any line is spoken so that it can be listed and
+    // pinned (`redub voices JOB`, `--voice`), with each speaker's reference sample.
+    let vo = job.stage(
+        "06-voices",
+        1,
+        json!({
+            "up": [ingest.key, diar.key, tr.key],
+            "voices": req.voices.identity(),
+            "pins": req.voice_pins,
+            "reference_max_ms": req.reference_max_ms,
+            "to": req.to,
+            "synthesizer": backends.identity("synthesize"),
+            "backend": backends.identity("voices"),
+        }),
+        |dir| {
+            let turns: Vec<redub_core::Turn> = read_json(&diar.dir.join("turns.json"))?;
+            let (rate, channels, mix) = redub_media::read_wav(&ingest.dir.join("mix.wav"))?;
+            let original = Audio::new(rate, redub_media::downmix(&mix, channels));
+            let speakers = speakers_in_order(&lines);
+            let refs = dir.join("refs");
+            std::fs::create_dir_all(&refs).map_err(|e| Error::io(&refs, e))?;
+            let mut samples = Vec::new();
+            for sp in &speakers {
+                let mut spans = crate::voices::reference_spans(&turns, sp, req.reference_max_ms);
+                if spans.is_empty() {
+                    // No turn of this speaker (no speech found by diarization): their lines.
+                    let own: Vec<redub_core::Turn> = lines
+                        .iter()
+                        .filter(|l| &l.speaker == sp)
+                        .map(|l| redub_core::Turn::new(l.start_ms, l.end_ms, sp))
+                        .collect();
+                    spans = crate::voices::reference_spans(&own, sp, req.reference_max_ms);
+                }
+                let sample = crate::voices::reference_sample(&original, &spans)?;
+                redub_media::write_wav(&refs.join(format!("{sp}.wav")), &sample)?;
+                samples.push((sp.clone(), sample));
+            }
+            let entry = |sp: &str, sample: &Audio, voice: String, pinned: bool| SpeakerVoice {
+                backend: req.voices.name().to_string(),
+                voice,
+                pinned,
+                reference: format!("refs/{sp}.wav"),
+                reference_ms: sample.duration_ms(),
+                speaker_f0_hz: redub_dsp::f0_median(&sample.samples, sample.rate),
+                voice_f0_hz: None,
+                similarity: None,
+            };
+            let mut map = VoiceMap::new();
+            if matches!(req.voices, VoiceConfig::Stock) {
+                let mut tts = backends.synthesizer(&req.to)?;
+                let names = tts.voices(&req.to);
+                // Every candidate reads the same text: the longest lines it will have to speak.
+                let mut longest: Vec<&str> = lines.iter().map(|l| l.target_text.as_str()).collect();
+                longest.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
+                longest.truncate(4);
+                let mut text = longest.join(" ");
+                if text.trim().is_empty() {
+                    text = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10.".into();
+                }
+                let probes_dir = dir.join("probes");
+                std::fs::create_dir_all(&probes_dir).map_err(|e| Error::io(&probes_dir, e))?;
+                let mut probes = Vec::new();
+                for v in &names {
+                    let a = tts.synthesize(&text, &req.to, v, 1.0)?;
+                    redub_media::write_wav(&probes_dir.join(format!("{v}.wav")), &a)?;
+                    probes.push((v.clone(), a));
+                }
+                let mut embedder = backends.embedder()?;
+                let choices = crate::voices::choose_stock_voices(&samples, &probes, &req.voice_pins, embedder.as_deref_mut())?;
+                for (c, (sp, sample)) in choices.iter().zip(&samples) {
+                    let mut e = entry(sp, sample, c.voice.clone(), c.pinned);
+                    let probe = probes.iter().find(|(v, _)| *v == c.voice).map(|(_, a)| a);
+                    e.voice_f0_hz = probe.and_then(|a| redub_dsp::f0_median(&a.samples, a.rate));
+                    e.similarity = c.similarity;
+                    map.insert(sp.clone(), e);
+                }
+                if names.len() < speakers.len() {
+                    ev.emit(
+                        "warning",
+                        json!({ "message": format!("{} speakers but {} stock voices for {}: some speakers share a voice (adapted apart)", speakers.len(), names.len(), req.to) }),
+                    );
+                }
+            } else {
+                for (sp, sample) in &samples {
+                    let pin = req.voice_pins.get(sp);
+                    map.insert(sp.clone(), entry(sp, sample, pin.cloned().unwrap_or_default(), pin.is_some()));
+                }
+            }
+            for (sp, v) in &map {
+                ev.emit("voice", json!({ "speaker": sp, "voice": v.voice, "backend": v.backend, "pinned": v.pinned }));
+            }
+            write_json(&dir.join("voices.json"), &map)
+        },
+    )?;
+    note(&vo, "06-voices");
+    let voice_map: VoiceMap = read_json(&vo.dir.join("voices.json"))?;
+
+    // ---- 07 synthesize --------------------------------------------------------------------
+    let synth_dir = job.stage_dir("07-synthesize");
     let synth = job.stage(
-        "06-synthesize",
+        "07-synthesize",
         1,
         // The lines themselves are in the key, not only the translate stage's key: a hand edit
         // of translations.json reruns this stage, and unchanged lines reuse their clips.
-        json!({ "up": tr.key, "to": req.to, "backend": backends.identity("synthesize"), "lines": lines_digest(&lines) }),
+        json!({ "up": [tr.key, vo.key], "to": req.to, "backend": backends.identity("synthesize"), "lines": lines_digest(&lines) }),
         |dir| {
-            let mut tts = backends.synthesizer(&req.to)?;
-            let voice_map = assign_voices(&lines, &tts.voices(&req.to), &req.to)?;
-            if voice_map.values().collect::<std::collections::BTreeSet<_>>().len() < voice_map.len() {
-                ev.emit(
-                    "warning",
-                    json!({ "message": format!("{} speakers but fewer voices for {}: some speakers share a voice", voice_map.len(), req.to) }),
-                );
-            }
-            write_json(&dir.join("voices.json"), &voice_map)?;
-            let progress = ev.progress_fn("06-synthesize");
-            let clips_dir = dir.join("clips");
-            std::fs::create_dir_all(&clips_dir).map_err(|e| Error::io(&clips_dir, e))?;
-            // What the previous run of this stage made (read once; empty on a first run).
-            let earlier: Vec<ClipEntry> = read_json(&synth_dir.join("clips.json")).unwrap_or_default();
-            let mut entries = Vec::new();
-            for (i, l) in lines.iter().enumerate() {
-                progress(i as u64, lines.len() as u64);
-                if l.target_text.trim().is_empty() {
-                    continue;
-                }
-                let voice = voice_map.get(&l.speaker).cloned().unwrap_or_default();
-                let mut h = Sha256::new();
-                h.update(
-                    format!("{}\u{0}{}\u{0}{}\u{0}{}", l.target_text, voice, req.to, l.end_ms - l.start_ms).as_bytes(),
-                );
-                let file = format!("{}-{}.wav", l.id, &hex::encode(h.finalize())[..10]);
-                // A clip made by an earlier run for the same text, voice and slot is reused as is.
-                let dest = clips_dir.join(&file);
-                if let Some(prev) = earlier.iter().find(|e| e.file == file) {
-                    let src = synth_dir.join("clips").join(&file);
-                    if std::fs::copy(&src, &dest).is_ok() {
-                        entries.push(ClipEntry { id: l.id, voice: voice.clone(), ..prev.clone() });
+            let mut speaker_voices = SpeakerVoices::open(&vo.dir, &voice_map, &req.voices, backends, &req.to, &id)?;
+            let result = (|| -> Result<()> {
+                let progress = ev.progress_fn("07-synthesize");
+                let clips_dir = dir.join("clips");
+                std::fs::create_dir_all(&clips_dir).map_err(|e| Error::io(&clips_dir, e))?;
+                // What the previous run of this stage made (read once; empty on a first run).
+                let earlier: Vec<ClipEntry> = read_json(&synth_dir.join("clips.json")).unwrap_or_default();
+                let mut entries = Vec::new();
+                for (i, l) in lines.iter().enumerate() {
+                    progress(i as u64, lines.len() as u64);
+                    if l.target_text.trim().is_empty() {
                         continue;
                     }
+                    let voice_key = speaker_voices.key(&l.speaker);
+                    let mut h = Sha256::new();
+                    h.update(
+                        format!("{}\u{0}{}\u{0}{}\u{0}{}", l.target_text, voice_key, req.to, l.end_ms - l.start_ms).as_bytes(),
+                    );
+                    let file = format!("{}-{}.wav", l.id, &hex::encode(h.finalize())[..10]);
+                    // A clip made by an earlier run for the same text, voice and slot is reused as is.
+                    let dest = clips_dir.join(&file);
+                    if let Some(prev) = earlier.iter().find(|e| e.file == file) {
+                        let src = synth_dir.join("clips").join(&file);
+                        if std::fs::copy(&src, &dest).is_ok() {
+                            entries.push(ClipEntry { id: l.id, voice: voice_key.clone(), ..prev.clone() });
+                            continue;
+                        }
+                    }
+                    let (audio, speed) = speaker_voices.speak(&l.speaker, &l.target_text, l.end_ms - l.start_ms)?;
+                    redub_media::write_wav(&dest, &audio)?;
+                    entries.push(ClipEntry {
+                        id: l.id,
+                        file,
+                        voice: voice_key,
+                        engine_speed: speed,
+                        natural_ms: audio.duration_ms(),
+                    });
                 }
-                let (audio, speed) =
-                    fit_with_engine(tts.as_mut(), &l.target_text, &req.to, &voice, l.end_ms - l.start_ms)?;
-                redub_media::write_wav(&dest, &audio)?;
-                entries.push(ClipEntry {
-                    id: l.id,
-                    file,
-                    voice: voice.clone(),
-                    engine_speed: speed,
-                    natural_ms: audio.duration_ms(),
-                });
+                progress(lines.len() as u64, lines.len() as u64);
+                write_json(&dir.join("clips.json"), &entries)
+            })();
+            // Clones are deleted whether synthesis finished or not.
+            let deleted = speaker_voices.close();
+            if let Err(e) = &deleted {
+                ev.emit("warning", json!({ "stage": "07-synthesize", "message": format!("deleting cloned voices: {e}") }));
             }
-            progress(lines.len() as u64, lines.len() as u64);
-            write_json(&dir.join("clips.json"), &entries)
+            result
         },
     )?;
-    note(&synth, "06-synthesize");
+    note(&synth, "07-synthesize");
 
     // ---- 07 render ------------------------------------------------------------------------
-    let rendered = job.stage("07-render", 1, json!({ "up": [synth.key, ingest.key] }), |dir| {
+    let rendered = job.stage("08-render", 1, json!({ "up": [synth.key, ingest.key] }), |dir| {
         let (rate, channels, mix) = redub_media::read_wav(&ingest.dir.join("mix.wav"))?;
         let original = Audio::new(rate, redub_media::downmix(&mix, channels));
         let entries: Vec<ClipEntry> = read_json(&synth.dir.join("clips.json"))?;
@@ -407,7 +551,7 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         let report = RenderReport::new(&placements, src_lufs, out_lufs + gain_db as f64);
         write_json(&dir.join("report.json"), &report)
     })?;
-    note(&rendered, "07-render");
+    note(&rendered, "08-render");
 
     // ---- 08 mux ---------------------------------------------------------------------------
     let out_abs = absolute(&req.output);
@@ -415,11 +559,11 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         json!({ "up": [rendered.key, ingest.key], "output": out_abs, "keep_original_audio": req.keep_original_audio });
     if !req.output.exists() {
         // A finished mux whose output was deleted since is not finished.
-        let _ = std::fs::remove_file(job.stage_dir("08-mux").join("manifest.json"));
+        let _ = std::fs::remove_file(job.stage_dir("09-mux").join("manifest.json"));
     }
     let srt_src = sibling(&req.output, &format!("{from}.srt"));
     let srt_dst = sibling(&req.output, &format!("{}.srt", req.to));
-    let muxed = job.stage("08-mux", 1, mux_inputs, |_dir| {
+    let muxed = job.stage("09-mux", 1, mux_inputs, |_dir| {
         let opts = redub_media::MuxOptions {
             keep_original_audio: req.keep_original_audio,
             dub_language: redub_core::lang::to_iso3(&req.to).map(str::to_string),
@@ -431,7 +575,7 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
         redub_media::write_srt(&srt_src, &src)?;
         redub_media::write_srt(&srt_dst, &dst)
     })?;
-    note(&muxed, "08-mux");
+    note(&muxed, "09-mux");
 
     // ---- qa: the job is done only once the output exists and probes right ---------------
     let out_probe = redub_media::probe(&req.output)?;
@@ -444,9 +588,17 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
     }
     let mut report: serde_json::Value = read_json(&rendered.dir.join("report.json"))?;
     let mut timings = serde_json::Map::new();
-    for stage in
-        ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate", "06-synthesize", "07-render", "08-mux"]
-    {
+    for stage in [
+        "01-ingest",
+        "02-vad",
+        "03-transcribe",
+        "04-diarize",
+        "05-translate",
+        "06-voices",
+        "07-synthesize",
+        "08-render",
+        "09-mux",
+    ] {
         if let Ok(m) = read_json::<crate::job::Manifest>(&job.stage_dir(stage).join("manifest.json")) {
             timings.insert(stage.into(), json!(m.took_ms));
         }
@@ -502,23 +654,128 @@ fn lines_digest(lines: &[TranslatedLine]) -> String {
     hex::encode(&h.finalize()[..12])
 }
 
-/// One voice per speaker, in order of the speakers' first lines; voices are reused only when
-/// the engine has fewer voices than there are speakers (the caller warns).
-fn assign_voices(
-    lines: &[TranslatedLine],
-    voices: &[String],
-    lang: &str,
-) -> Result<std::collections::BTreeMap<String, String>> {
-    if voices.is_empty() {
-        return Err(Error::Unsupported(format!("no voice speaks {lang}")));
-    }
-    let mut order: Vec<&str> = Vec::new();
+/// Speakers in the order of their first lines.
+fn speakers_in_order(lines: &[TranslatedLine]) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
     for l in lines {
-        if !order.contains(&l.speaker.as_str()) {
-            order.push(&l.speaker);
+        if !order.contains(&l.speaker) {
+            order.push(l.speaker.clone());
         }
     }
-    Ok(order.iter().enumerate().map(|(i, s)| (s.to_string(), voices[i % voices.len()].clone())).collect())
+    order
+}
+
+/// The voices of one synthesis run: stock voices with each speaker's adaptation, or a cloning
+/// service with one clone per speaker, made on first use and deleted by [`SpeakerVoices::close`]
+/// (the service clients also delete what they made when dropped, should this be skipped).
+struct SpeakerVoices<'a> {
+    dir: &'a Path,
+    map: &'a VoiceMap,
+    lang: String,
+    job: String,
+    engine: Engine,
+    /// Per speaker: the stock voice's and the speaker's profiles.
+    profiles: std::collections::BTreeMap<String, (Option<redub_dsp::VoiceProfile>, Option<redub_dsp::VoiceProfile>)>,
+    /// Per speaker: the clone made for them.
+    clones: std::collections::BTreeMap<String, String>,
+}
+
+enum Engine {
+    Stock(Box<dyn redub_core::Synthesizer>),
+    Service { name: String, service: Box<dyn crate::config::CloningService> },
+}
+
+impl<'a> SpeakerVoices<'a> {
+    fn open(
+        dir: &'a Path,
+        map: &'a VoiceMap,
+        config: &VoiceConfig,
+        backends: &dyn Backends,
+        lang: &str,
+        job: &str,
+    ) -> Result<Self> {
+        let engine = match backends.voice_service(config)? {
+            Some(service) => Engine::Service { name: config.name().to_string(), service },
+            None => Engine::Stock(backends.synthesizer(lang)?),
+        };
+        Ok(Self {
+            dir,
+            map,
+            lang: lang.to_string(),
+            job: job.to_string(),
+            engine,
+            profiles: Default::default(),
+            clones: Default::default(),
+        })
+    }
+
+    fn entry(&self, speaker: &str) -> Result<&'a SpeakerVoice> {
+        self.map.get(speaker).ok_or_else(|| {
+            Error::backend(
+                "synthesize",
+                format!("speaker {speaker} has no voice in {}", self.dir.join("voices.json").display()),
+            )
+        })
+    }
+
+    /// What identifies the voice a line of `speaker` is spoken in, for clip reuse: never a
+    /// clone's id, which is new on every run.
+    fn key(&self, speaker: &str) -> String {
+        let Some(e) = self.map.get(speaker) else { return String::new() };
+        match &self.engine {
+            Engine::Stock(_) => format!("{}+adapted-to-{speaker}", e.voice),
+            Engine::Service { name, .. } if e.voice.is_empty() => {
+                format!("{name}:clone-of-{speaker}:{}", e.reference_ms)
+            }
+            Engine::Service { name, .. } => format!("{name}:{}", e.voice),
+        }
+    }
+
+    /// `text` in `speaker`'s voice, fitted to `slot_ms` with the engine's speed.
+    fn speak(&mut self, speaker: &str, text: &str, slot_ms: u64) -> Result<(Audio, f32)> {
+        let e = self.entry(speaker)?;
+        let lang = self.lang.clone();
+        match &mut self.engine {
+            Engine::Stock(tts) => {
+                let (audio, speed) = fit_with_engine(tts.as_mut(), text, &lang, &e.voice, slot_ms)?;
+                if !self.profiles.contains_key(speaker) {
+                    let probe = redub_media::read_wav_mono(&self.dir.join("probes").join(format!("{}.wav", e.voice)))?;
+                    let reference = redub_media::read_wav_mono(&self.dir.join(&e.reference))?;
+                    self.profiles.insert(
+                        speaker.to_string(),
+                        (redub_dsp::VoiceProfile::measure(&probe), redub_dsp::VoiceProfile::measure(&reference)),
+                    );
+                }
+                let (from, to) = &self.profiles[speaker];
+                Ok((crate::voices::adapt(&audio, from.as_ref(), to.as_ref()), speed))
+            }
+            Engine::Service { service, .. } => {
+                let voice = if !e.voice.is_empty() {
+                    e.voice.clone()
+                } else if let Some(id) = self.clones.get(speaker) {
+                    id.clone()
+                } else {
+                    let reference = redub_media::read_wav_mono(&self.dir.join(&e.reference))?;
+                    let id = service.create_voice(&format!("redub {} {speaker}", self.job), &reference)?;
+                    self.clones.insert(speaker.to_string(), id.clone());
+                    id
+                };
+                fit_with_engine(service.as_mut(), text, &lang, &voice, slot_ms)
+            }
+        }
+    }
+
+    /// Delete every clone this run made; all are tried, the first failure is returned.
+    fn close(&mut self) -> Result<()> {
+        let Engine::Service { service, .. } = &mut self.engine else { return Ok(()) };
+        let mut first = None;
+        for (_, id) in std::mem::take(&mut self.clones) {
+            if let Err(e) = service.delete_voice(&id) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
 }
 
 /// Synthesise `text` to fit `slot_ms`: at natural speed first; if that is too long, ask the

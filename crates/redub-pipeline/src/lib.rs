@@ -13,7 +13,7 @@ pub mod translate;
 pub mod voices;
 
 pub use backends::{Backends, OfflineBackends};
-pub use config::TranslatorConfig;
+pub use config::{TranslatorConfig, VoiceConfig};
 pub use diarize::diarize_file;
 pub use dub::{dub, job_id, DubRequest, DubSummary, ReviewLine};
 pub use events::EventSink;

@@ -200,13 +200,7 @@ fn request(dir: &Path, url: &str) -> DubRequest {
     let glossary = dir.join("glossary.tsv");
     std::fs::write(&glossary, "Starfleet\tFlota Estelar\nEnterprise\n").unwrap();
     DubRequest {
-        input: input(dir),
-        output: dir.join("out.mp4"),
         from: Some("en".into()),
-        to: "es".into(),
-        keep_original_audio: false,
-        jobs_dir: dir.join("jobs"),
-        diarize: Default::default(),
         translator: TranslatorConfig::Openai(redub_openai::OpenAiSettings {
             base_url: url.into(),
             model: "test-model".into(),
@@ -217,6 +211,7 @@ fn request(dir: &Path, url: &str) -> DubRequest {
         }),
         glossary: Some(glossary),
         register: redub_translate::Register { default: Some(redub_translate::Formality::Formal), ..Default::default() },
+        ..DubRequest::new(input(dir), dir.join("out.mp4"), "es", dir.join("jobs"))
     }
 }
 

@@ -157,16 +157,9 @@ fn make_input(dir: &Path) -> std::path::PathBuf {
 /// A request for `input` from English to `to`, with everything else at its default.
 fn request(dir: &Path, input: std::path::PathBuf, to: &str, keep_original_audio: bool) -> DubRequest {
     DubRequest {
-        input,
-        output: dir.join("out.mp4"),
         from: Some("en".into()),
-        to: to.into(),
         keep_original_audio,
-        jobs_dir: dir.join("jobs"),
-        diarize: Default::default(),
-        translator: Default::default(),
-        glossary: None,
-        register: Default::default(),
+        ..DubRequest::new(input, dir.join("out.mp4"), to, dir.join("jobs"))
     }
 }
 
@@ -192,7 +185,8 @@ fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
     for done in finished {
         assert!(job_dir.join(done).join("manifest.json").is_file(), "{done} kept");
     }
-    assert!(!job_dir.join("06-synthesize").exists(), "a failed stage leaves no finished folder");
+    // The voices stage is the first to speak (its probes), so it is where the crash lands.
+    assert!(!job_dir.join("06-voices").exists(), "a failed stage leaves no finished folder");
     assert!(!req.output.exists());
 
     // Resume: the five finished stages are reused (their backends are not even built).
@@ -200,7 +194,7 @@ fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
     b.built.set(0);
     let summary = dub(&req, &b, EventSink::silent()).unwrap();
     assert_eq!(summary.skipped_stages, finished);
-    assert_eq!(b.built.get(), 1, "only the synthesizer was built on resume");
+    assert_eq!(b.built.get(), 2, "only the synthesizer was built on resume (for the voices, then the lines)");
     assert!(req.output.is_file());
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(job_dir.join("output/report.json")).unwrap()).unwrap();
@@ -209,23 +203,24 @@ fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
     assert_eq!(lines[0]["clip_start_ms"], 500);
     assert_eq!(lines[1]["clip_start_ms"], 2000);
     let ev = kinds(&job_dir);
-    assert!(ev.contains(&("error".into(), "06-synthesize".into())));
+    assert!(ev.contains(&("error".into(), "06-voices".into())));
     assert!(ev.contains(&("stage_skipped".into(), "03-transcribe".into())));
     assert_eq!(ev.last().unwrap().0, "done");
 
-    let clips = std::fs::read_dir(job_dir.join("06-synthesize/clips")).unwrap().count();
+    let clips = std::fs::read_dir(job_dir.join("07-synthesize/clips")).unwrap().count();
     assert_eq!(clips, 2, "one clip per line");
     // Each speaker has a voice of its own, and each line is spoken by its speaker's voice.
-    let voices: std::collections::BTreeMap<String, String> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/voices.json")).unwrap()).unwrap();
+    let voices: redub_pipeline::voices::VoiceMap =
+        serde_json::from_slice(&std::fs::read(job_dir.join("06-voices/voices.json")).unwrap()).unwrap();
     assert_eq!(voices.len(), 2);
-    assert_ne!(voices["S1"], voices["S2"]);
+    assert_ne!(voices["S1"].voice, voices["S2"].voice);
     let clips: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/clips.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("07-synthesize/clips.json")).unwrap()).unwrap();
     let segs: Vec<Segment> =
         serde_json::from_slice(&std::fs::read(job_dir.join("04-diarize/segments.json")).unwrap()).unwrap();
     for (c, s) in clips.iter().zip(&segs) {
-        assert_eq!(c["voice"].as_str().unwrap(), voices[s.speaker.as_deref().unwrap()]);
+        let sp = s.speaker.as_deref().unwrap();
+        assert_eq!(c["voice"].as_str().unwrap(), format!("{}+adapted-to-{sp}", voices[sp].voice));
     }
 }
 
@@ -238,7 +233,7 @@ fn deleting_the_output_reruns_only_the_mux() {
     dub(&req, &b, EventSink::silent()).unwrap();
     std::fs::remove_file(&req.output).unwrap();
     let s = dub(&req, &b, EventSink::silent()).unwrap();
-    assert_eq!(s.skipped_stages.len(), 7, "{:?}", s.skipped_stages);
+    assert_eq!(s.skipped_stages.len(), 8, "{:?}", s.skipped_stages);
     assert!(req.output.is_file());
     let p = redub_media::probe(&req.output).unwrap();
     assert!(p.audio.is_some());
@@ -265,11 +260,11 @@ fn editing_one_translation_resynthesises_only_that_line() {
         vec!["una línea corregida a mano".to_string()],
         "only the edited line is spoken"
     );
-    assert_eq!(s.skipped_stages, ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate"]);
+    assert_eq!(s.skipped_stages, ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate", "06-voices"]);
     let srt = std::fs::read_to_string(tmp.path().join("out.es.srt")).unwrap();
     assert!(srt.contains("una línea corregida a mano"), "{srt}");
     let clips: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/clips.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("07-synthesize/clips.json")).unwrap()).unwrap();
     assert_eq!(clips.len(), 2, "the unchanged line keeps its clip");
 }
 

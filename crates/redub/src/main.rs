@@ -17,6 +17,9 @@ struct Cli {
     command: Command,
 }
 
+// `Dub` carries every flag and is much larger than the other commands; the enum is parsed once
+// per process, so boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Dub INPUT into the language given by --to.
@@ -45,6 +48,19 @@ enum Command {
         speakers: SpeakerArgs,
         #[command(flatten)]
         translation: TranslationArgs,
+        #[command(flatten)]
+        voices: VoiceArgs,
+    },
+    /// List the voice each speaker of a dub job got (and the stock voices there are to pin).
+    Voices {
+        /// The job folder, or a job's name under --jobs-dir (printed by `redub dub`).
+        job: PathBuf,
+        /// Folder for job folders (default: `$REDUB_HOME/jobs`).
+        #[arg(long)]
+        jobs_dir: Option<PathBuf>,
+        /// Print the voice map as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Find who speaks when in INPUT and write it as RTTM.
     Diarize {
@@ -124,6 +140,47 @@ impl TranslationArgs {
     }
 }
 
+/// Who speaks the dub.
+#[derive(clap::Args, Debug, Clone)]
+struct VoiceArgs {
+    /// Voice backend: `stock` (offline: the closest Kokoro/espeak-ng voice, adapted toward each
+    /// speaker), `elevenlabs` (cloning; ELEVENLABS_API_KEY) or `clone-http` (your cloning
+    /// server; REDUB_CLONE_HTTP_URL).
+    #[arg(long = "voices", default_value = "stock", conflicts_with = "voice_config")]
+    backend: String,
+    /// Voice config file (JSON, e.g. `{"backend": "elevenlabs", "stability": 0.5}`); the
+    /// environment still overrides it and supplies the key.
+    #[arg(long)]
+    voice_config: Option<PathBuf>,
+    /// Give a speaker a voice by hand, e.g. `S1=jf_alpha` (repeatable; `redub voices JOB` lists
+    /// the speakers and voices). With a cloning service, a voice id of that service.
+    #[arg(long = "voice")]
+    pins: Vec<String>,
+    /// Longest reference sample taken from each speaker, in seconds.
+    #[arg(long, default_value_t = 60)]
+    reference_secs: u64,
+}
+
+impl VoiceArgs {
+    fn apply(&self, req: &mut DubRequest) -> anyhow::Result<()> {
+        req.voices = match &self.voice_config {
+            Some(p) => redub_pipeline::VoiceConfig::read(p)?,
+            None => redub_pipeline::VoiceConfig::from_name(&self.backend)?,
+        }
+        .with_env();
+        for pin in &self.pins {
+            let Some((speaker, voice)) =
+                pin.split_once('=').filter(|(s, v)| !s.trim().is_empty() && !v.trim().is_empty())
+            else {
+                anyhow::bail!("--voice {pin}: write SPEAKER=VOICE, e.g. S1=jf_alpha (`redub voices JOB` lists both)");
+            };
+            req.voice_pins.insert(speaker.trim().to_string(), voice.trim().to_string());
+        }
+        req.reference_max_ms = self.reference_secs.saturating_mul(1000);
+        Ok(())
+    }
+}
+
 /// Speaker controls shared by `dub` and `diarize`.
 #[derive(clap::Args, Debug, Clone)]
 struct SpeakerArgs {
@@ -165,25 +222,31 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Dub { input, to, from, output, keep_original_audio, jobs_dir, json, speakers, translation } => {
+        Command::Dub {
+            input,
+            to,
+            from,
+            output,
+            keep_original_audio,
+            jobs_dir,
+            json,
+            speakers,
+            translation,
+            voices,
+        } => {
             let output = output.unwrap_or_else(|| {
                 let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dub".into());
                 input.with_file_name(format!("{stem}.{to}.mp4"))
             });
             let jobs_dir = jobs_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("jobs"));
             let mut req = DubRequest {
-                input,
-                output,
                 from,
-                to,
                 keep_original_audio,
-                jobs_dir,
                 diarize: speakers.settings(),
-                translator: Default::default(),
-                glossary: None,
-                register: Default::default(),
+                ..DubRequest::new(input, output, &to, jobs_dir)
             };
             translation.apply(&mut req)?;
+            voices.apply(&mut req)?;
             let sink = if json { EventSink::with_listener(print_json) } else { bars() };
             let summary = redub_pipeline::dub(&req, &OfflineBackends, sink)
                 .with_context(|| format!("dubbing {}", req.input.display()))?;
@@ -196,6 +259,65 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("report:    {}", summary.job_dir.join("output/report.json").display());
                 print_review(&summary);
             }
+            Ok(())
+        }
+        Command::Voices { job, jobs_dir, json } => {
+            let dir = if job.is_dir() {
+                job
+            } else {
+                let jobs = jobs_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("jobs"));
+                let under = jobs.join(&job);
+                if !under.is_dir() {
+                    anyhow::bail!(
+                        "{}: no such job folder (nor {}); pass the job folder `redub dub` printed",
+                        job.display(),
+                        under.display()
+                    );
+                }
+                under
+            };
+            let file = dir.join("06-voices/voices.json");
+            let text = std::fs::read_to_string(&file).with_context(|| {
+                format!("{} has no voice map yet: run `redub dub` until it has passed the voices stage", dir.display())
+            })?;
+            let map: redub_pipeline::voices::VoiceMap =
+                serde_json::from_str(&text).with_context(|| format!("reading {}", file.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&map)?);
+                return Ok(());
+            }
+            let hz = |v: Option<f32>| v.map_or("-".to_string(), |v| format!("{v:.0} Hz"));
+            println!(
+                "{:<8} {:<12} {:<18} {:>9} {:>9} {:>10}  reference",
+                "speaker", "backend", "voice", "speaker F0", "voice F0", "similarity"
+            );
+            for (sp, v) in &map {
+                let voice = if v.voice.is_empty() { "(clone)".to_string() } else { v.voice.clone() };
+                let voice = if v.pinned { format!("{voice} (pinned)") } else { voice };
+                println!(
+                    "{:<8} {:<12} {:<18} {:>9} {:>9} {:>10}  {} ({:.1} s)",
+                    sp,
+                    v.backend,
+                    voice,
+                    hz(v.speaker_f0_hz),
+                    hz(v.voice_f0_hz),
+                    v.similarity.map_or("-".to_string(), |s| format!("{s:.3}")),
+                    dir.join("06-voices").join(&v.reference).display(),
+                    v.reference_ms as f64 / 1000.0
+                );
+            }
+            let mut stock: Vec<String> = std::fs::read_dir(dir.join("06-voices/probes"))
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter_map(|e| e.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            stock.sort();
+            if !stock.is_empty() {
+                println!("stock voices: {}", stock.join(", "));
+            }
+            println!("to change one: rerun the same `redub dub` command with --voice SPEAKER=VOICE (only voices and later stages are redone)");
             Ok(())
         }
         Command::Diarize { input, output, json, speakers } => {

@@ -90,17 +90,19 @@ fn dubs_the_sample_clip_end_to_end() {
     let hyp = redub_diarize::rttm::read(&job_dir.join("04-diarize/speakers.rttm")).unwrap();
     let reference = redub_diarize::rttm::read(&root().join("fixtures/speech-2spk/sample.rttm")).unwrap();
     let der = redub_diarize::der::score(&reference, &hyp, 250);
-    let voices: std::collections::BTreeMap<String, String> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/voices.json")).unwrap()).unwrap();
+    let voices: std::collections::BTreeMap<String, redub_pipeline::voices::SpeakerVoice> =
+        serde_json::from_slice(&std::fs::read(job_dir.join("06-voices/voices.json")).unwrap()).unwrap();
     println!("speakers in the dub: {voices:?}; DER of the job's RTTM {:.1}%", der.der * 100.0);
     assert_eq!(voices.len(), 2, "two speakers");
-    assert_ne!(voices["S1"], voices["S2"], "two different voices");
+    assert_ne!(voices["S1"].voice, voices["S2"].voice, "two different stock voices");
     let clips: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("06-synthesize/clips.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("07-synthesize/clips.json")).unwrap()).unwrap();
     for c in &clips {
         let seg = segments.iter().find(|s| u64::from(s.id) == c["id"].as_u64().unwrap()).unwrap();
-        assert_eq!(c["voice"].as_str().unwrap(), voices[seg.speaker.as_deref().unwrap()], "line {}", seg.id);
+        let sp = seg.speaker.as_deref().unwrap();
+        assert_eq!(c["voice"].as_str().unwrap(), format!("{}+adapted-to-{sp}", voices[sp].voice), "line {}", seg.id);
     }
+    voice_likeness(&job_dir, &segments, &clips);
     let lines_by: std::collections::BTreeSet<&str> = segments.iter().filter_map(|s| s.speaker.as_deref()).collect();
     assert_eq!(lines_by.len(), 2, "both speakers have lines");
 
@@ -141,7 +143,57 @@ fn dubs_the_sample_clip_end_to_end() {
     let again = redub(&args);
     assert!(again.status.success());
     let skipped = events(&again.stdout).iter().filter(|e| e["type"] == "stage_skipped").count();
-    assert_eq!(skipped, 8, "all eight stages are reused on a rerun");
+    assert_eq!(skipped, 9, "all nine stages are reused on a rerun");
+}
+
+/// Issue #5: each dubbed voice is closer to its own source speaker than to the other one
+/// (speaker-embedding cosine), and its median pitch is within 15 % of its speaker's. The source
+/// side is each speaker's reference sample (their own speech with overlaps cut out, DER 0 %
+/// above); the dubbed side is all of that speaker's clips, as synthesised and adapted.
+fn voice_likeness(job_dir: &Path, segments: &[redub_core::Segment], clips: &[serde_json::Value]) {
+    let speakers = ["S1", "S2"];
+    let mut embedder = redub_diarize::embed::Embedder::load().unwrap();
+    let mut embed = |a: &Audio| {
+        let a16 = redub_dsp::resample(a, 16_000).unwrap();
+        embedder.embed(&a16.samples).unwrap().unwrap()
+    };
+    let mut source = Vec::new();
+    let mut dubbed = Vec::new();
+    for sp in speakers {
+        source.push(redub_media::read_wav_mono(&job_dir.join(format!("06-voices/refs/{sp}.wav"))).unwrap());
+        let mut samples = Vec::new();
+        let mut rate = 0;
+        for c in clips {
+            let seg = segments.iter().find(|s| u64::from(s.id) == c["id"].as_u64().unwrap()).unwrap();
+            if seg.speaker.as_deref() == Some(sp) {
+                let a =
+                    redub_media::read_wav_mono(&job_dir.join("07-synthesize/clips").join(c["file"].as_str().unwrap()))
+                        .unwrap();
+                rate = a.rate;
+                samples.extend(a.samples);
+            }
+        }
+        dubbed.push(Audio::new(rate, samples));
+    }
+    let src_e: Vec<Vec<f32>> = source.iter().map(&mut embed).collect();
+    let dub_e: Vec<Vec<f32>> = dubbed.iter().map(&mut embed).collect();
+    println!("speaker-embedding cosine (rows: dubbed voice, columns: source speaker)");
+    println!("          {:>8} {:>8}", speakers[0], speakers[1]);
+    for (i, sp) in speakers.iter().enumerate() {
+        let own = redub_diarize::cosine(&dub_e[i], &src_e[i]);
+        let other = redub_diarize::cosine(&dub_e[i], &src_e[1 - i]);
+        let row = if i == 0 { [own, other] } else { [other, own] };
+        println!("dubbed {sp} {:>8.3} {:>8.3}", row[0], row[1]);
+        assert!(own > other, "dubbed {sp} is closer to the other speaker ({own:.3} vs {other:.3})");
+    }
+    println!("median F0 (Hz)   source   dubbed   gap");
+    for (i, sp) in speakers.iter().enumerate() {
+        let s = redub_dsp::f0_median(&source[i].samples, source[i].rate).unwrap();
+        let d = redub_dsp::f0_median(&dubbed[i].samples, dubbed[i].rate).unwrap();
+        let gap = (d - s).abs() / s;
+        println!("{sp:<16} {s:>6.0} {d:>8.0} {:>5.1}%", gap * 100.0);
+        assert!(gap <= 0.15, "{sp}: dubbed median F0 {d:.0} Hz is {:.0}% from the source's {s:.0} Hz", gap * 100.0);
+    }
 }
 
 #[test]
