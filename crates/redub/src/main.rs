@@ -295,7 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let voice = if v.voice.is_empty() { "(clone)".to_string() } else { v.voice.clone() };
                 let voice = if v.pinned { format!("{voice} (pinned)") } else { voice };
                 println!(
-                    "{:<8} {:<12} {:<18} {:>9} {:>9} {:>10}  {} ({:.1} s)",
+                    "{:<8} {:<12} {:<18} {:>10} {:>9} {:>10}  {} ({:.1} s)",
                     sp,
                     v.backend,
                     voice,

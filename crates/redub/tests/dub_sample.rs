@@ -144,6 +144,38 @@ fn dubs_the_sample_clip_end_to_end() {
     assert!(again.status.success());
     let skipped = events(&again.stdout).iter().filter(|e| e["type"] == "stage_skipped").count();
     assert_eq!(skipped, 9, "all nine stages are reused on a rerun");
+
+    // The voice map is listed, and a speaker can be pinned to another voice: only the voices
+    // stage and what follows it are redone.
+    let listed = redub(&["voices", job_dir.to_str().unwrap()]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let table = String::from_utf8_lossy(&listed.stdout);
+    println!("{table}");
+    assert!(table.contains("S1") && table.contains("S2") && table.contains(&voices["S1"].voice), "{table}");
+    let other = ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"]
+        .into_iter()
+        .find(|v| *v != voices["S1"].voice && *v != voices["S2"].voice)
+        .unwrap();
+    let bad: Vec<&str> = args.iter().copied().chain(["--voice", "S1=nobody"]).collect();
+    let refused = redub(&bad);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("nobody") && err.contains("jf_alpha"), "names the bad voice and the real ones: {err}");
+    let pin = format!("S1={other}");
+    let pinned: Vec<&str> = args.iter().copied().chain(["--voice", pin.as_str()]).collect();
+    let run = redub(&pinned);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let skipped: Vec<String> = events(&run.stdout)
+        .iter()
+        .filter(|e| e["type"] == "stage_skipped")
+        .map(|e| e["data"]["stage"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(skipped, ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate"]);
+    let listed = redub(&["voices", job_dir.to_str().unwrap(), "--json"]);
+    let map: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(map["S1"]["voice"], other);
+    assert_eq!(map["S1"]["pinned"], true);
+    assert_ne!(map["S2"]["voice"], other, "a pinned voice is not handed to another speaker");
 }
 
 /// Issue #5: each dubbed voice is closer to its own source speaker than to the other one
