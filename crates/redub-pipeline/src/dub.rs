@@ -354,7 +354,7 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
     // pinned (`redub voices JOB`, `--voice`), with each speaker's reference sample.
     let vo = job.stage(
         "06-voices",
-        1,
+        2,
         json!({
             "up": [ingest.key, diar.key, tr.key],
             "voices": req.voices.identity(),
@@ -401,24 +401,24 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
             if matches!(req.voices, VoiceConfig::Stock) {
                 let mut tts = backends.synthesizer(&req.to)?;
                 let names = tts.voices(&req.to);
-                // Every candidate reads the same text: the longest lines it will have to speak.
-                let mut longest: Vec<&str> = lines.iter().map(|l| l.target_text.as_str()).collect();
-                longest.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
-                longest.truncate(4);
-                let mut text = longest.join(" ");
-                if text.trim().is_empty() {
-                    text = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10.".into();
-                }
+                // Every candidate reads the same text, taken from the lines it will speak.
+                let texts: Vec<&str> = lines.iter().map(|l| l.target_text.as_str()).collect();
+                let text = crate::voices::probe_text(&texts);
                 let probes_dir = dir.join("probes");
                 std::fs::create_dir_all(&probes_dir).map_err(|e| Error::io(&probes_dir, e))?;
+                let progress = ev.progress_fn("06-voices");
                 let mut probes = Vec::new();
-                for v in &names {
+                for (i, v) in names.iter().enumerate() {
+                    progress(i as u64, names.len() as u64 + 1);
                     let a = tts.synthesize(&text, &req.to, v, 1.0)?;
                     redub_media::write_wav(&probes_dir.join(format!("{v}.wav")), &a)?;
                     probes.push((v.clone(), a));
                 }
                 let mut embedder = backends.embedder()?;
-                let choices = crate::voices::choose_stock_voices(&samples, &probes, &req.voice_pins, embedder.as_deref_mut())?;
+                progress(names.len() as u64, names.len() as u64 + 1);
+                let choices =
+                    crate::voices::choose_stock_voices(&samples, &probes, &req.voice_pins, embedder.as_deref_mut())?;
+                progress(names.len() as u64 + 1, names.len() as u64 + 1);
                 for (c, (sp, sample)) in choices.iter().zip(&samples) {
                     let mut e = entry(sp, sample, c.voice.clone(), c.pinned);
                     let probe = probes.iter().find(|(v, _)| *v == c.voice).map(|(_, a)| a);

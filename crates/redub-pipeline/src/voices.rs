@@ -77,6 +77,39 @@ pub fn reference_sample(audio: &Audio, spans: &[Span]) -> Result<Audio> {
     Ok(out)
 }
 
+/// Enough text for a voice's pitch, envelope and embedding (about 6–10 s of speech) without
+/// spending long on each candidate.
+const PROBE_MIN_CHARS: usize = 80;
+const PROBE_MAX_CHARS: usize = 160;
+
+/// What every candidate voice reads: the job's longest lines, joined until there is enough,
+/// cut at a word boundary when too long; a count when there are no lines.
+pub fn probe_text(lines: &[&str]) -> String {
+    let mut longest: Vec<&str> = lines.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).collect();
+    longest.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
+    let mut text = String::new();
+    for t in longest {
+        if text.chars().count() >= PROBE_MIN_CHARS {
+            break;
+        }
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(t);
+    }
+    if text.chars().count() > PROBE_MAX_CHARS {
+        let cut: String = text.chars().take(PROBE_MAX_CHARS).collect();
+        text = match cut.rfind(char::is_whitespace) {
+            Some(i) if i > 0 => cut[..i].to_string(),
+            _ => cut,
+        };
+    }
+    if text.is_empty() {
+        text = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10.".into();
+    }
+    text
+}
+
 /// One speaker's voice as the voices stage chose it: an entry of `06-voices/voices.json`,
 /// which `redub voices JOB` lists.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -342,6 +375,17 @@ mod tests {
         let bad = BTreeMap::from([("S1".to_string(), "nobody".to_string())]);
         let err = choose_stock_voices(&speakers, &voices, &bad, None).unwrap_err().to_string();
         assert!(err.contains("nobody") && err.contains("low, high"), "{err}");
+    }
+
+    #[test]
+    fn probe_text_takes_the_longest_lines_up_to_a_limit() {
+        let short = probe_text(&["Hola.", "Una línea bastante más larga que las otras dos.", "Sí."]);
+        assert!(short.starts_with("Una línea bastante"), "{short}");
+        assert!(short.contains("Hola."), "joined until there is enough: {short}");
+        let long_line = "palabra ".repeat(60);
+        let long = probe_text(&[long_line.as_str()]);
+        assert!(long.chars().count() <= PROBE_MAX_CHARS && long.ends_with("palabra"), "{long}");
+        assert_eq!(probe_text(&["", "  "]), "1, 2, 3, 4, 5, 6, 7, 8, 9, 10.");
     }
 
     #[test]

@@ -5,10 +5,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use redub_core::{
-    Audio, Ctx, Diarizer, Flag, Result, Segment, Span, Synthesizer, Transcriber, Translator, Turn,
-    VoiceActivityDetector,
-};
+mod support;
+
+use support::{AlternatingSpeakers, Regions, Transcript};
+
+use redub_core::{Diarizer, Flag, Result, Span, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
 use redub_pipeline::translate::TranslatedLine;
 use redub_pipeline::{dub, Backends, DubRequest, EventSink, TranslatorConfig};
 use serde_json::{json, Value};
@@ -118,51 +119,19 @@ fn good_reply(body: &Value) -> String {
     completion(&json!({ "lines": lines }).to_string())
 }
 
-struct Fixed;
-impl VoiceActivityDetector for Fixed {
-    fn detect(&mut self, _a: &Audio, _c: &Ctx) -> Result<Vec<Span>> {
-        Ok((0..LINES.len() as u64).map(|i| Span::new(200 + i * 3_200, 200 + i * 3_200 + 3_000)).collect())
-    }
-}
-impl Transcriber for Fixed {
-    fn transcribe(&mut self, _a: &Audio, regions: &[Span], _l: Option<&str>, _c: &Ctx) -> Result<Vec<Segment>> {
-        Ok(regions
-            .iter()
-            .zip(LINES)
-            .enumerate()
-            .map(|(i, (r, text))| Segment {
-                id: i as u32,
-                speaker: None,
-                start_ms: r.start_ms,
-                end_ms: r.end_ms,
-                text: text.into(),
-                words: vec![],
-                confidence: 0.9,
-                lang: "en".into(),
-            })
-            .collect())
-    }
-    fn detect_language(&mut self, _a: &Audio) -> Result<(String, f32)> {
-        Ok(("en".into(), 1.0))
-    }
-}
-impl Diarizer for Fixed {
-    fn diarize(&mut self, _a: &Audio, speech: &[Span], _c: &[u64], _ctx: &Ctx) -> Result<Vec<Turn>> {
-        Ok(speech.iter().enumerate().map(|(i, s)| Turn::new(s.start_ms, s.end_ms, format!("S{}", i % 2 + 1))).collect())
-    }
-}
-
 /// Stand-ins for every stage but translation, which is the real `openai` backend.
 struct Job;
 impl Backends for Job {
     fn vad(&self) -> Result<Box<dyn VoiceActivityDetector>> {
-        Ok(Box::new(Fixed))
+        Ok(Box::new(Regions(
+            (0..LINES.len() as u64).map(|i| Span::new(200 + i * 3_200, 200 + i * 3_200 + 3_000)).collect(),
+        )))
     }
     fn transcriber(&self) -> Result<Box<dyn Transcriber>> {
-        Ok(Box::new(Fixed))
+        Ok(Box::new(Transcript(LINES.iter().map(|l| l.to_string()).collect())))
     }
     fn diarizer(&self, _s: &redub_diarize::DiarizeSettings) -> Result<Box<dyn Diarizer>> {
-        Ok(Box::new(Fixed))
+        Ok(Box::new(AlternatingSpeakers))
     }
     fn translator(
         &self,
@@ -185,15 +154,7 @@ impl Backends for Job {
 }
 
 fn input(dir: &Path) -> std::path::PathBuf {
-    let p = dir.join("in.mp4");
-    let ok = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=24:size=64x64:rate=10"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=220:duration=24", "-c:v", "libx264", "-c:a", "aac", "-shortest"])
-        .arg(&p)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    p
+    support::make_input(dir, 24)
 }
 
 fn request(dir: &Path, url: &str) -> DubRequest {

@@ -3,58 +3,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
+use support::{AlternatingSpeakers, Regions, Transcript};
+
 use redub_core::{
-    Audio, Ctx, Diarizer, Error, Result, Segment, Span, Synthesizer, Transcriber, Translator, Turn,
-    VoiceActivityDetector,
+    Audio, Diarizer, Error, Result, Segment, Synthesizer, Transcriber, Translator, VoiceActivityDetector,
 };
 use redub_pipeline::{dub, Backends, DubRequest, EventSink};
 use std::cell::Cell;
 use std::path::Path;
-use std::process::Command;
-
-struct FixedVad;
-impl VoiceActivityDetector for FixedVad {
-    fn detect(&mut self, _audio: &Audio, _ctx: &Ctx) -> Result<Vec<Span>> {
-        Ok(vec![Span::new(500, 1500), Span::new(2000, 3500)])
-    }
-}
-
-struct FixedAsr;
-impl Transcriber for FixedAsr {
-    fn transcribe(
-        &mut self,
-        _audio: &Audio,
-        regions: &[Span],
-        _lang: Option<&str>,
-        _ctx: &Ctx,
-    ) -> Result<Vec<Segment>> {
-        Ok(regions
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Segment {
-                id: i as u32,
-                speaker: None,
-                start_ms: r.start_ms,
-                end_ms: r.end_ms,
-                text: format!("line {i}"),
-                words: vec![],
-                confidence: 0.9,
-                lang: "en".into(),
-            })
-            .collect())
-    }
-    fn detect_language(&mut self, _audio: &Audio) -> Result<(String, f32)> {
-        Ok(("en".into(), 1.0))
-    }
-}
-
-/// Speech regions alternate between two speakers.
-struct AlternatingSpeakers;
-impl Diarizer for AlternatingSpeakers {
-    fn diarize(&mut self, _audio: &Audio, speech: &[Span], _cuts: &[u64], _ctx: &Ctx) -> Result<Vec<Turn>> {
-        Ok(speech.iter().enumerate().map(|(i, s)| Turn::new(s.start_ms, s.end_ms, format!("S{}", i % 2 + 1))).collect())
-    }
-}
 
 /// Stand-ins everywhere; the synthesizer fails while `fail_tts` is set.
 struct StandIns {
@@ -95,11 +53,11 @@ impl Synthesizer for Failing {
 impl Backends for StandIns {
     fn vad(&self) -> Result<Box<dyn VoiceActivityDetector>> {
         self.built.set(self.built.get() + 1);
-        Ok(Box::new(FixedVad))
+        Ok(Box::new(Regions::from_ms(&[(500, 1500), (2000, 3500)])))
     }
     fn transcriber(&self) -> Result<Box<dyn Transcriber>> {
         self.built.set(self.built.get() + 1);
-        Ok(Box::new(FixedAsr))
+        Ok(Box::new(Transcript(vec![])))
     }
     fn diarizer(&self, _settings: &redub_diarize::DiarizeSettings) -> Result<Box<dyn Diarizer>> {
         self.built.set(self.built.get() + 1);
@@ -132,26 +90,7 @@ impl Backends for StandIns {
 }
 
 fn make_input(dir: &Path) -> std::path::PathBuf {
-    let p = dir.join("in.mp4");
-    let ok = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=duration=4:size=64x64:rate=10",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=220:duration=4",
-        ])
-        .args(["-c:v", "libx264", "-c:a", "aac", "-shortest", p.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    p
+    support::make_input(dir, 4)
 }
 
 /// A request for `input` from English to `to`, with everything else at its default.

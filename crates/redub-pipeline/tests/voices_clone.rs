@@ -6,16 +6,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use redub_core::{
-    Audio, Ctx, Diarizer, Result, Segment, Span, Synthesizer, Transcriber, Translator, Turn, VoiceActivityDetector,
-};
+mod support;
+
+use support::{AlternatingSpeakers, Regions, Transcript};
+
+use redub_core::{Diarizer, Result, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
 use redub_pipeline::{dub, Backends, DubRequest, EventSink, VoiceConfig};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 const KEY: &str = "test-key";
@@ -30,53 +31,15 @@ fn speaker_of_line(i: usize) -> &'static str {
 
 // ---- stand-in backends ----------------------------------------------------------------------
 
-struct FixedVad;
-impl VoiceActivityDetector for FixedVad {
-    fn detect(&mut self, _audio: &Audio, _ctx: &Ctx) -> Result<Vec<Span>> {
-        Ok(REGIONS.iter().map(|(a, b)| Span::new(*a, *b)).collect())
-    }
-}
-
-struct FixedAsr;
-impl Transcriber for FixedAsr {
-    fn transcribe(&mut self, _a: &Audio, regions: &[Span], _l: Option<&str>, _c: &Ctx) -> Result<Vec<Segment>> {
-        Ok(regions
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Segment {
-                id: i as u32,
-                speaker: None,
-                start_ms: r.start_ms,
-                end_ms: r.end_ms,
-                text: format!("line {i}"),
-                words: vec![],
-                confidence: 0.9,
-                lang: "en".into(),
-            })
-            .collect())
-    }
-    fn detect_language(&mut self, _a: &Audio) -> Result<(String, f32)> {
-        Ok(("en".into(), 1.0))
-    }
-}
-
-/// Speech regions alternate between two speakers.
-struct AlternatingSpeakers;
-impl Diarizer for AlternatingSpeakers {
-    fn diarize(&mut self, _a: &Audio, speech: &[Span], _cuts: &[u64], _ctx: &Ctx) -> Result<Vec<Turn>> {
-        Ok(speech.iter().enumerate().map(|(i, s)| Turn::new(s.start_ms, s.end_ms, format!("S{}", i % 2 + 1))).collect())
-    }
-}
-
 /// Stand-ins for every stage but the voices: `embedder` and `voice_service` keep their
 /// defaults, so the real ElevenLabs client is built from the request and talks to the fake.
 struct StandIns;
 impl Backends for StandIns {
     fn vad(&self) -> Result<Box<dyn VoiceActivityDetector>> {
-        Ok(Box::new(FixedVad))
+        Ok(Box::new(Regions::from_ms(&REGIONS)))
     }
     fn transcriber(&self) -> Result<Box<dyn Transcriber>> {
-        Ok(Box::new(FixedAsr))
+        Ok(Box::new(Transcript(vec![])))
     }
     fn diarizer(&self, _s: &redub_diarize::DiarizeSettings) -> Result<Box<dyn Diarizer>> {
         Ok(Box::new(AlternatingSpeakers))
@@ -395,15 +358,7 @@ fn check_run(run: &[Seen], expect_tts: usize) -> (usize, usize, usize) {
 // ---- the job ----------------------------------------------------------------------------------
 
 fn make_input(dir: &Path) -> PathBuf {
-    let p = dir.join("in.mp4");
-    let ok = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=12:size=64x64:rate=10"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=220:duration=12"])
-        .args(["-c:v", "libx264", "-c:a", "aac", "-shortest", p.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    p
+    support::make_input(dir, 12)
 }
 
 fn request(dir: &Path, fake: &Fake) -> DubRequest {

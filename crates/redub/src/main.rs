@@ -288,7 +288,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let hz = |v: Option<f32>| v.map_or("-".to_string(), |v| format!("{v:.0} Hz"));
             println!(
-                "{:<8} {:<12} {:<18} {:>9} {:>9} {:>10}  reference",
+                "{:<8} {:<12} {:<18} {:>10} {:>9} {:>10}  reference",
                 "speaker", "backend", "voice", "speaker F0", "voice F0", "similarity"
             );
             for (sp, v) in &map {
