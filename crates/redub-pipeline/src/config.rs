@@ -49,12 +49,11 @@ impl TranslatorConfig {
 
     /// Read a config file (JSON: `{"backend": "openai", "base_url": …, "model": …}`).
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Input {
-            path: path.to_path_buf(),
-            problem: format!("not a translator config: {e}"),
-            fix: "write JSON like {\"backend\": \"openai\", \"base_url\": \"http://localhost:11434/v1\", \"model\": \"qwen2.5:7b\"}".into(),
-        })
+        read_config(
+            path,
+            "translator",
+            r#"{"backend": "openai", "base_url": "http://localhost:11434/v1", "model": "qwen2.5:7b"}"#,
+        )
     }
 
     /// Parse a `--translator` value into the default config of that backend.
@@ -178,12 +177,7 @@ impl VoiceConfig {
 
     /// Read a config file (JSON: `{"backend": "elevenlabs", "stability": 0.5}`).
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Input {
-            path: path.to_path_buf(),
-            problem: format!("not a voice config: {e}"),
-            fix: "write JSON like {\"backend\": \"clone-http\", \"base_url\": \"http://gpu-box:8020\"}".into(),
-        })
+        read_config(path, "voice", r#"{"backend": "clone-http", "base_url": "http://gpu-box:8020"}"#)
     }
 
     /// The environment on top (`ELEVENLABS_API_KEY`, `REDUB_ELEVENLABS_*`, `REDUB_CLONE_*`).
@@ -241,6 +235,16 @@ impl VoiceConfig {
     }
 }
 
+/// A backend config file: JSON, refused with what it is for and an example when it does not parse.
+fn read_config<T: serde::de::DeserializeOwned>(path: &std::path::Path, what: &str, example: &str) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Input {
+        path: path.to_path_buf(),
+        problem: format!("not a {what} config: {e}"),
+        fix: format!("write JSON like {example}"),
+    })
+}
+
 /// `scheme://user:pass@host/…` without `user:pass@`: credentials never reach a manifest.
 fn without_userinfo(url: &str) -> String {
     match url.split_once("://") {
@@ -277,5 +281,34 @@ mod tests {
         assert!(TranslatorConfig::from_name("nope").is_err());
         assert_eq!(without_userinfo("https://u:p@host:8080/v1"), "https://host:8080/v1");
         assert_eq!(without_userinfo("http://127.0.0.1:1/v1"), "http://127.0.0.1:1/v1");
+    }
+
+    #[test]
+    fn voice_configs_read_check_and_never_keep_the_key() {
+        let c: VoiceConfig = serde_json::from_str(r#"{"backend": "elevenlabs", "stability": 0.4}"#).unwrap();
+        let VoiceConfig::Elevenlabs(s) = &c else { panic!("{c:?}") };
+        assert_eq!(s.stability, 0.4);
+        assert_eq!(s.similarity_boost, 0.75, "the rest at their defaults");
+        assert!(serde_json::from_str::<VoiceConfig>(r#"{"backend": "elevenlabs", "stabilty": 0.4}"#).is_err());
+        assert_eq!(VoiceConfig::from_name("stock").unwrap(), VoiceConfig::Stock);
+        assert_eq!(VoiceConfig::from_name("clone-http").unwrap().name(), "clone-http");
+        let e = VoiceConfig::from_name("tacotron").unwrap_err().to_string();
+        assert!(e.contains("stock, elevenlabs, clone-http"), "{e}");
+        // The real ElevenLabs needs a key, and its model speaks a fixed list of languages.
+        assert!(VoiceConfig::from_name("elevenlabs").unwrap().check("es").is_err());
+        let mut with_key = s.clone();
+        with_key.api_key = Some("xi-secret".into());
+        let c = VoiceConfig::Elevenlabs(with_key);
+        c.check("es").unwrap();
+        let e = c.check("tlh").unwrap_err().to_string();
+        assert!(e.contains("does not speak 'tlh'"), "{e}");
+        assert!(!c.identity().to_string().contains("xi-secret"));
+        assert!(!serde_json::to_string(&c).unwrap().contains("xi-secret"));
+        assert!(VoiceConfig::Stock.build().unwrap().is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("voices.json");
+        std::fs::write(&bad, "{\"backend\": ").unwrap();
+        let e = VoiceConfig::read(&bad).unwrap_err().to_string();
+        assert!(e.contains("not a voice config") && e.contains("clone-http"), "{e}");
     }
 }
