@@ -472,7 +472,14 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
                     let voice_key = speaker_voices.key(&l.speaker);
                     let mut h = Sha256::new();
                     h.update(
-                        format!("{}\u{0}{}\u{0}{}\u{0}{}", l.target_text, voice_key, req.to, l.end_ms - l.start_ms).as_bytes(),
+                        format!(
+                            "{}\u{0}{}\u{0}{}\u{0}{}",
+                            l.target_text,
+                            speaker_voices.fingerprint(&l.speaker),
+                            req.to,
+                            l.end_ms - l.start_ms
+                        )
+                        .as_bytes(),
                     );
                     let file = format!("{}-{}.wav", l.id, &hex::encode(h.finalize())[..10]);
                     // A clip made by an earlier run for the same text, voice and slot is reused as is.
@@ -718,17 +725,24 @@ impl<'a> SpeakerVoices<'a> {
         })
     }
 
-    /// What identifies the voice a line of `speaker` is spoken in, for clip reuse: never a
-    /// clone's id, which is new on every run.
+    /// The voice a line of `speaker` is spoken in, as `clips.json` names it: never a clone's
+    /// id, which is new on every run.
     fn key(&self, speaker: &str) -> String {
         let Some(e) = self.map.get(speaker) else { return String::new() };
         match &self.engine {
             Engine::Stock(_) => format!("{}+adapted-to-{speaker}", e.voice),
-            Engine::Service { name, .. } if e.voice.is_empty() => {
-                format!("{name}:clone-of-{speaker}:{}", e.reference_ms)
-            }
+            Engine::Service { name, .. } if e.voice.is_empty() => format!("{name}:clone-of-{speaker}"),
             Engine::Service { name, .. } => format!("{name}:{}", e.voice),
         }
+    }
+
+    /// [`key`](Self::key) plus what the speaker's reference says, for clip reuse: a speaker
+    /// whose reference changed (other turns, another length limit) is adapted toward, or cloned
+    /// from, something else, so their old clips no longer match.
+    fn fingerprint(&self, speaker: &str) -> String {
+        let Some(e) = self.map.get(speaker) else { return String::new() };
+        let f0 = e.speaker_f0_hz.map(|f| (f * 10.0).round() as i64);
+        format!("{}@{}ms/{f0:?}", self.key(speaker), e.reference_ms)
     }
 
     /// `text` in `speaker`'s voice, fitted to `slot_ms` with the engine's speed.
