@@ -397,6 +397,13 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
                 voice_f0_hz: None,
                 similarity: None,
             };
+            // Speaker ids come from diarization, so a pin may name one this run did not find.
+            for sp in req.voice_pins.keys().filter(|p| !speakers.contains(p)) {
+                ev.emit(
+                    "warning",
+                    json!({ "stage": "06-voices", "message": format!("--voice {sp}=…: no speaker {sp} in this job (speakers: {}); the pin is ignored", speakers.join(", ")) }),
+                );
+            }
             let mut map = VoiceMap::new();
             if matches!(req.voices, VoiceConfig::Stock) {
                 let mut tts = backends.synthesizer(&req.to)?;

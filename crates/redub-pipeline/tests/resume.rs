@@ -229,3 +229,24 @@ fn a_language_outside_the_rate_table_gets_the_voices_measured_rate() {
         assert!(l["estimated_ms"].as_u64().unwrap() > 0);
     }
 }
+
+#[test]
+fn a_pin_holds_and_a_pin_for_a_speaker_not_found_is_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = make_input(tmp.path());
+    let mut req = request(tmp.path(), input, "es", false);
+    req.voice_pins.insert("S2".into(), "tone-d".into());
+    req.voice_pins.insert("S9".into(), "tone-a".into());
+    dub(&req, &StandIns::new(false), EventSink::silent()).unwrap();
+    let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
+    let voices: redub_pipeline::voices::VoiceMap =
+        serde_json::from_slice(&std::fs::read(job_dir.join("06-voices/voices.json")).unwrap()).unwrap();
+    assert_eq!((voices["S2"].voice.as_str(), voices["S2"].pinned), ("tone-d", true));
+    assert!(!voices["S1"].pinned && voices["S1"].voice != "tone-d", "{voices:?}");
+    let log = std::fs::read_to_string(job_dir.join("events.jsonl")).unwrap();
+    assert!(log.contains("no speaker S9 in this job (speakers: S1, S2)"), "{log}");
+    // An unknown voice is refused by the voices stage, naming the voices there are.
+    req.voice_pins.insert("S1".into(), "tone-z".into());
+    let err = dub(&req, &StandIns::new(false), EventSink::silent()).unwrap_err().to_string();
+    assert!(err.contains("tone-z") && err.contains("tone-a, tone-b, tone-c, tone-d"), "{err}");
+}
