@@ -471,11 +471,18 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
                 // What the previous run of this stage made (read once; empty on a first run).
                 let earlier: Vec<ClipEntry> = read_json(&synth_dir.join("clips.json")).unwrap_or_default();
                 let mut entries = Vec::new();
+                // Each speaker's last line: their clone is let go right after it, so an account
+                // holds only the clones of speakers who still have lines to come.
+                let mut last_line: std::collections::BTreeMap<&str, usize> = Default::default();
+                for (i, l) in lines.iter().enumerate().filter(|(_, l)| !l.target_text.trim().is_empty()) {
+                    last_line.insert(l.speaker.as_str(), i);
+                }
                 for (i, l) in lines.iter().enumerate() {
                     progress(i as u64, lines.len() as u64);
                     if l.target_text.trim().is_empty() {
                         continue;
                     }
+                    let done_with_speaker = last_line.get(l.speaker.as_str()) == Some(&i);
                     let voice_key = speaker_voices.key(&l.speaker);
                     let mut h = Sha256::new();
                     h.update(
@@ -495,10 +502,16 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
                         let src = synth_dir.join("clips").join(&file);
                         if std::fs::copy(&src, &dest).is_ok() {
                             entries.push(ClipEntry { id: l.id, voice: voice_key.clone(), ..prev.clone() });
+                            if done_with_speaker {
+                                speaker_voices.release(&l.speaker, ev);
+                            }
                             continue;
                         }
                     }
                     let (audio, speed) = speaker_voices.speak(&l.speaker, &l.target_text, l.end_ms - l.start_ms)?;
+                    if done_with_speaker {
+                        speaker_voices.release(&l.speaker, ev);
+                    }
                     redub_media::write_wav(&dest, &audio)?;
                     entries.push(ClipEntry {
                         id: l.id,
@@ -783,6 +796,20 @@ impl<'a> SpeakerVoices<'a> {
                 };
                 fit_with_engine(service.as_mut(), text, &lang, &voice, slot_ms)
             }
+        }
+    }
+
+    /// Delete `speaker`'s clone now, if this run made one. A failure is a warning and the clone
+    /// stays listed, so [`close`](Self::close) tries again.
+    fn release(&mut self, speaker: &str, ev: &EventSink) {
+        let Engine::Service { service, .. } = &mut self.engine else { return };
+        let Some(id) = self.clones.remove(speaker) else { return };
+        if let Err(e) = service.delete_voice(&id) {
+            ev.emit(
+                "warning",
+                json!({ "stage": "07-synthesize", "message": format!("deleting {speaker}'s cloned voice: {e}; will retry at the end") }),
+            );
+            self.clones.insert(speaker.to_string(), id);
         }
     }
 

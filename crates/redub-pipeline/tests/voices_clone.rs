@@ -343,15 +343,18 @@ fn check_run(run: &[Seen], expect_tts: usize) -> (usize, usize, usize) {
         assert!(first_line.is_some_and(|l| add_at < l), "{sp} is cloned before their first line");
     }
 
-    // One DELETE for every created voice, once synthesis is over.
+    // One DELETE for every created voice, after its speaker's last line (a clone is let go as
+    // soon as its speaker has nothing left to say, which keeps few clones on the account).
     let mut deleted: Vec<String> = deletes.iter().map(|d| d.voice()).collect();
     deleted.sort();
     let mut created: Vec<String> = made.values().map(|(id, _)| id.clone()).collect();
     created.sort();
     assert_eq!(deleted, created, "exactly one DELETE per clone");
-    let last_tts = run.iter().rposition(|r| r.is_tts()).unwrap();
-    let first_delete = run.iter().position(|r| r.is_delete()).unwrap();
-    assert!(last_tts < first_delete, "clones are deleted once synthesis is over");
+    for (sp, (id, _)) in &made {
+        let last_line = run.iter().rposition(|r| r.is_tts() && r.voice() == *id);
+        let delete_at = run.iter().position(|r| r.is_delete() && r.voice() == *id).unwrap();
+        assert!(last_line.is_none_or(|l| l < delete_at), "{sp}'s clone is deleted after their last line");
+    }
     (adds.len(), tts.len(), deletes.len())
 }
 
@@ -410,6 +413,11 @@ fn every_speaker_gets_one_clone_that_speaks_their_lines_and_is_deleted() {
     let (adds, tts, deletes) = check_run(&fake.requests(), REGIONS.len());
     assert_eq!((adds, tts, deletes), (2, 5, 2));
     assert!(fake.live().is_empty(), "no clone is left on the service: {:?}", fake.live());
+    // S2's last line (3) comes before S1's (4): S2's clone is gone before S1's last line.
+    let run = fake.requests();
+    let s2_delete = run.iter().position(|r| r.is_delete()).unwrap();
+    let last_tts = run.iter().rposition(|r| r.is_tts()).unwrap();
+    assert!(s2_delete < last_tts, "a clone is let go after its speaker's last line, not at the end");
 }
 
 #[test]
