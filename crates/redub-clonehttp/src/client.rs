@@ -6,9 +6,9 @@ use crate::{primary_language, redact_url, CloneHttpSettings, BACKEND, ENV_API_KE
 use redub_core::{Audio, Error, Result, Synthesizer, VoiceCloner};
 use redub_http::multipart::Form;
 use redub_http::retry::{self, Policy, MAX_RETRY_AFTER};
+use redub_http::transport::Transport;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::io;
 use std::time::{Duration, Instant, SystemTime};
 use ureq::http::Response;
 use ureq::{Agent, Body};
@@ -352,36 +352,23 @@ impl CloneHttp {
                 self.shown_base
             ))
         };
-        match e {
-            ureq::Error::Timeout(_) => timeout(),
-            ureq::Error::Io(io) => match io.kind() {
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => timeout(),
-                io::ErrorKind::ConnectionRefused => unreachable("nothing is listening there".to_string()),
-                io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof
-                | io::ErrorKind::Interrupted => {
-                    dropped(format!("the connection was dropped ({})", self.scrub(&io.to_string())))
-                }
-                _ if io.to_string().contains("lookup address") => {
-                    unreachable(format!("its host name does not resolve ({io})"))
-                }
-                _ => unreachable(format!("cannot connect ({})", self.scrub(&io.to_string()))),
-            },
-            ureq::Error::HostNotFound => unreachable("its host name does not resolve".to_string()),
-            ureq::Error::ConnectionFailed => unreachable("cannot connect".to_string()),
-            ureq::Error::Protocol(p) => dropped(format!(
+        match redub_http::transport::classify(&e, |t| self.scrub(t)) {
+            Transport::Timeout => timeout(),
+            Transport::Dropped(what) => dropped(what),
+            Transport::Unreachable(what) => unreachable(what),
+            Transport::NotHttp(p) => dropped(format!(
                 "the reply is not valid HTTP ({p}); if the server has no TLS, base_url must start with http://"
             )),
-            ureq::Error::BodyExceedsLimit(limit) => {
+            Transport::TooLarge(limit) => {
                 Attempt::Fail(format!("the reply is larger than {limit} bytes: the server sent far too much audio"))
             }
-            ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => Attempt::Fail(format!(
+            Transport::Tls => Attempt::Fail(format!(
                 "TLS failed ({}): a server without TLS needs an http:// base_url",
                 self.scrub(&e.to_string())
             )),
-            other => Attempt::Fail(format!("the request could not be sent ({})", self.scrub(&other.to_string()))),
+            Transport::Other => {
+                Attempt::Fail(format!("the request could not be sent ({})", self.scrub(&e.to_string())))
+            }
         }
     }
 

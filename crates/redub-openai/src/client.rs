@@ -5,8 +5,8 @@ use crate::reply::{self, Problem};
 use crate::{redact_url, OpenAiSettings, BACKEND, ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, ENV_OPENAI_API_KEY};
 use redub_core::{ChatMessage, ChatModel, ChatOptions, Error, Result};
 use redub_http::retry::{self, MAX_RETRY_AFTER};
+use redub_http::transport::Transport;
 use serde_json::{json, Map, Value};
-use std::io;
 use std::time::{Duration, Instant, SystemTime};
 use ureq::http::Response;
 use ureq::{Agent, Body};
@@ -245,34 +245,21 @@ impl OpenAiChat {
                 self.settings.display_base_url()
             ))
         };
-        match e {
-            ureq::Error::Timeout(_) => timeout(),
-            ureq::Error::Io(io) => match io.kind() {
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => timeout(),
-                io::ErrorKind::ConnectionRefused => unreachable("nothing is listening there".to_string()),
-                io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof
-                | io::ErrorKind::Interrupted => {
-                    dropped(format!("the connection was dropped ({})", self.scrub(&io.to_string())))
-                }
-                // std reports resolver failures as an uncategorized error with this text.
-                _ if io.to_string().contains("lookup address") => {
-                    unreachable(format!("its host name does not resolve ({io})"))
-                }
-                _ => unreachable(format!("cannot connect ({})", self.scrub(&io.to_string()))),
-            },
-            ureq::Error::HostNotFound => unreachable("its host name does not resolve".to_string()),
-            ureq::Error::ConnectionFailed => unreachable("cannot connect".to_string()),
-            ureq::Error::Protocol(p) => Step::Malformed(format!(
+        match redub_http::transport::classify(&e, |t| self.scrub(t)) {
+            Transport::Timeout => timeout(),
+            Transport::Dropped(what) => dropped(what),
+            Transport::Unreachable(what) => unreachable(what),
+            Transport::NotHttp(p) => Step::Malformed(format!(
                 "the reply is not valid HTTP ({p}); if the server has no TLS, base_url must start with http://"
             )),
-            ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => Step::Fail(format!(
+            Transport::Tls => Step::Fail(format!(
                 "TLS failed ({}): a local server without TLS needs an http:// base_url",
                 self.scrub(&e.to_string())
             )),
-            other => Step::Fail(format!("the request could not be sent ({})", self.scrub(&other.to_string()))),
+            // A body limit is not set for chat replies; like anything else, it is reported as is.
+            Transport::TooLarge(_) | Transport::Other => {
+                Step::Fail(format!("the request could not be sent ({})", self.scrub(&e.to_string())))
+            }
         }
     }
 
