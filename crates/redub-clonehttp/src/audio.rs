@@ -1,31 +1,8 @@
-//! Audio in and out: the reference as the WAV the protocol sends, and any WAV a server answers
-//! with as mono [`Audio`].
+//! Audio in and out: the reference (prepared by [`redub_dsp::prepare_reference`]) as the WAV
+//! the protocol sends, and any WAV a server answers with as mono [`Audio`].
 
-use redub_core::{ms_to_samples, Audio, Error, Result};
+use redub_core::{Audio, Error, Result};
 use std::io::Cursor;
-
-/// The rate of the reference sent to the server.
-pub const REFERENCE_RATE: u32 = 44_100;
-/// A reference shorter than this is padded with silence.
-pub const MIN_REFERENCE_MS: u64 = 1500;
-/// What a too-short reference is padded to.
-pub const PADDED_REFERENCE_MS: u64 = 2000;
-
-/// The reference as the protocol sends it: mono at 44.1 kHz (resampled if needed) and, when
-/// shorter than 1.5 s, padded at the end with silence to 2.0 s.
-pub fn prepare_reference(sample: &Audio) -> Result<Audio> {
-    if sample.rate == 0 {
-        return Err(Error::Usage("the reference sample has a sample rate of 0 Hz".to_string()));
-    }
-    if sample.samples.is_empty() {
-        return Err(Error::Usage("the reference sample is empty".to_string()));
-    }
-    let mut audio = redub_dsp::resample(sample, REFERENCE_RATE)?;
-    if audio.samples.len() < ms_to_samples(MIN_REFERENCE_MS, REFERENCE_RATE) {
-        audio.samples.resize(ms_to_samples(PADDED_REFERENCE_MS, REFERENCE_RATE), 0.0);
-    }
-    Ok(audio)
-}
 
 /// `audio` as a mono 16-bit PCM WAV file in memory.
 pub(crate) fn wav_bytes(audio: &Audio) -> Result<Vec<u8>> {
@@ -72,25 +49,6 @@ pub(crate) fn decode_wav(bytes: &[u8]) -> std::result::Result<Audio, String> {
     Ok(Audio::new(spec.sample_rate, samples))
 }
 
-/// Below this level a sample counts as silence when trimming clip edges (as Redub's own engines do).
-const SILENCE: f32 = 0.01;
-/// Silence kept on each side of a trimmed clip, so onsets and decays are not cut.
-const EDGE_PAD_MS: u64 = 30;
-
-/// `audio` without leading and trailing near-silence (|x| < 0.01), keeping 30 ms either side;
-/// empty when nothing is louder. Services pad their output unevenly, and the pipeline fits clips
-/// to slots by their length, so the length should be the speech.
-pub(crate) fn trim_silence(audio: Audio) -> Audio {
-    let samples = &audio.samples;
-    let Some(first) = samples.iter().position(|x| x.abs() >= SILENCE) else {
-        return Audio::new(audio.rate, Vec::new());
-    };
-    let last = samples.iter().rposition(|x| x.abs() >= SILENCE).unwrap_or(first);
-    let pad = ms_to_samples(EDGE_PAD_MS, audio.rate);
-    let (start, end) = (first.saturating_sub(pad), (last + 1 + pad).min(samples.len()));
-    Audio::new(audio.rate, samples[start..end].to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -102,15 +60,6 @@ mod tests {
         write(&mut writer);
         writer.finalize().unwrap();
         out.into_inner()
-    }
-
-    #[test]
-    fn short_reference_is_resampled_and_padded() {
-        let a = prepare_reference(&Audio::new(16_000, vec![0.1; 12_800])).unwrap();
-        assert_eq!((a.rate, a.samples.len()), (44_100, 88_200));
-        let b = prepare_reference(&Audio::new(22_050, vec![0.1; 66_150])).unwrap(); // 3 s
-        assert_eq!((b.rate, b.samples.len()), (44_100, 132_300));
-        assert!(prepare_reference(&Audio::new(22_050, vec![])).is_err());
     }
 
     #[test]
@@ -156,15 +105,5 @@ mod tests {
     fn refuses_what_is_not_wav() {
         let e = decode_wav(b"ID3\x04mp3 data").unwrap_err();
         assert!(e.contains("not a WAV"), "{e}");
-    }
-
-    #[test]
-    fn trims_silent_edges_keeping_30_ms() {
-        let mut s = vec![0.0; 1000];
-        s[500] = 0.5;
-        s[600] = -0.5;
-        assert_eq!(trim_silence(Audio::new(1000, s)).samples.len(), 101 + 60);
-        assert!(trim_silence(Audio::new(1000, vec![0.001; 10])).samples.is_empty());
-        assert_eq!(trim_silence(Audio::new(1000, vec![0.5; 10])).samples.len(), 10);
     }
 }

@@ -1,9 +1,10 @@
 //! The clone-http client: references kept in memory, one multipart request per line.
 
-use crate::audio::{decode_wav, prepare_reference, trim_silence, wav_bytes, REFERENCE_RATE};
+use crate::audio::{decode_wav, wav_bytes};
 use crate::reply::{server_message, snippet};
 use crate::{primary_language, redact_url, CloneHttpSettings, BACKEND, ENV_API_KEY, ENV_BASE_URL};
 use redub_core::{Audio, Error, Result, Synthesizer, VoiceCloner};
+use redub_dsp::{prepare_reference, trim_silence, REFERENCE_RATE};
 use redub_http::multipart::Form;
 use redub_http::retry::{self, Policy, MAX_RETRY_AFTER};
 use redub_http::transport::Transport;
@@ -467,7 +468,9 @@ impl Synthesizer for CloneHttp {
                 format!("the reply is JSON, not audio: {}", snippet(&String::from_utf8_lossy(&reply.body)))
             } else {
                 match decode_wav(&reply.body) {
-                    Ok(audio) if !audio.samples.is_empty() => return Ok(trim_silence(audio)),
+                    Ok(audio) if !audio.samples.is_empty() => {
+                        return Ok(Audio::new(audio.rate, trim_silence(&audio.samples, audio.rate).to_vec()))
+                    }
                     Ok(_) => "the reply is a WAV without samples".to_string(),
                     Err(why) => format!("the reply is {why}"),
                 }

@@ -22,8 +22,8 @@ mod audio;
 mod client;
 mod reply;
 
-pub use audio::{prepare_reference, MIN_REFERENCE_MS, PADDED_REFERENCE_MS, REFERENCE_RATE};
 pub use client::{CloneHttp, Health};
+pub use redub_dsp::{prepare_reference, MIN_REFERENCE_MS, PADDED_REFERENCE_MS, REFERENCE_RATE};
 
 use redub_core::{Error, Result};
 use serde::{Deserialize, Serialize};

@@ -1,12 +1,13 @@
 //! The ElevenLabs client: clones, speech, and the clean-up that deletes every clone it made.
 
-use crate::audio::{decode_pcm_s16le, prepare_sample, trim_silence, wav_bytes};
+use crate::audio::{decode_pcm_s16le, wav_bytes};
 use crate::reply::{error_status, server_message, snippet};
 use crate::{
     pcm_rate, redact_url, ElevenLabsSettings, BACKEND, ENV_API_KEY, ENV_BASE_URL, FALLBACK_OUTPUT_FORMAT, MAX_SPEED,
     MIN_SPEED,
 };
 use redub_core::{Audio, Error, Result, Synthesizer, VoiceCloner};
+use redub_dsp::{prepare_reference, trim_silence};
 use redub_http::multipart::Form;
 use redub_http::retry::{self, Policy, MAX_RETRY_AFTER};
 use redub_http::transport::Transport;
@@ -507,7 +508,7 @@ impl VoiceCloner for ElevenLabs {
             "" => "redub",
             name => name,
         };
-        let prepared = prepare_sample(sample)
+        let prepared = prepare_reference(sample)
             .map_err(|e| Error::Usage(format!("{BACKEND}: cannot clone the voice `{name}`: {e}")))?;
         let wav = wav_bytes(&prepared)?;
         let mut hasher = DefaultHasher::new();
@@ -601,7 +602,9 @@ impl Synthesizer for ElevenLabs {
                     format!("the reply is JSON, not audio: {}", snippet(&String::from_utf8_lossy(&reply.body)))
                 } else {
                     match decode_pcm_s16le(&reply.body, rate) {
-                        Some(audio) if !audio.samples.is_empty() => return Ok(trim_silence(audio)),
+                        Some(audio) if !audio.samples.is_empty() => {
+                            return Ok(Audio::new(audio.rate, trim_silence(&audio.samples, audio.rate).to_vec()))
+                        }
                         Some(_) => "the reply has no audio".to_string(),
                         None => format!("the reply is not 16-bit PCM ({} bytes, an odd count)", reply.body.len()),
                     }

@@ -27,8 +27,8 @@ mod audio;
 mod client;
 mod reply;
 
-pub use audio::{prepare_sample, MIN_SAMPLE_MS, PADDED_SAMPLE_MS, SAMPLE_RATE};
 pub use client::ElevenLabs;
+pub use redub_dsp::{prepare_reference, MIN_REFERENCE_MS, PADDED_REFERENCE_MS, REFERENCE_RATE};
 
 use redub_core::{Error, Result};
 use serde::{Deserialize, Serialize};

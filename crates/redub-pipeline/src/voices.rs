@@ -6,11 +6,9 @@ use redub_dsp::{adapt_voice, Adaptation, VoiceProfile};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Sample rate of reference samples (what ElevenLabs and most cloning models take).
-pub const REFERENCE_RATE: u32 = 44_100;
-/// A sample shorter than this is padded with silence to [`PADDED_MS`] (DESIGN §1, voices).
-pub const MIN_REFERENCE_MS: u64 = 1_500;
-pub const PADDED_MS: u64 = 2_000;
+/// The reference rules (44.1 kHz; padded to 2.0 s when under 1.5 s) are the cloning clients'
+/// too: one copy, in `redub-dsp`.
+pub use redub_dsp::{MIN_REFERENCE_MS, PADDED_REFERENCE_MS, REFERENCE_RATE};
 /// Pieces shorter than this say little about a voice and are left out when longer ones exist.
 const MIN_PIECE_MS: u64 = 500;
 /// Silence between joined pieces, so the joins do not sound like one clipped word.
@@ -70,11 +68,14 @@ pub fn reference_sample(audio: &Audio, spans: &[Span]) -> Result<Audio> {
         }
         samples.extend_from_slice(audio.slice_ms(s.start_ms, s.end_ms));
     }
-    let mut out = redub_dsp::resample(&Audio::new(audio.rate, samples), REFERENCE_RATE)?;
-    if out.duration_ms() < MIN_REFERENCE_MS {
-        out.samples.resize(redub_core::ms_to_samples(PADDED_MS, REFERENCE_RATE), 0.0);
+    if samples.is_empty() {
+        // No speech to take (the speaker has no usable span): a padded reference of silence.
+        return Ok(Audio::new(
+            REFERENCE_RATE,
+            vec![0.0; redub_core::ms_to_samples(PADDED_REFERENCE_MS, REFERENCE_RATE)],
+        ));
     }
-    Ok(out)
+    redub_dsp::prepare_reference(&Audio::new(audio.rate, samples))
 }
 
 /// Enough text for a voice's pitch, envelope and embedding (about 6–10 s of speech) without
@@ -318,7 +319,7 @@ mod tests {
         assert_eq!(long.rate, REFERENCE_RATE);
         assert!(long.duration_ms().abs_diff(3_150) <= 2, "{}", long.duration_ms());
         let short = reference_sample(&audio, &[Span::new(0, 800)]).unwrap();
-        assert_eq!(short.duration_ms(), PADDED_MS);
+        assert_eq!(short.duration_ms(), PADDED_REFERENCE_MS);
         assert!(short.samples[..REFERENCE_RATE as usize / 2].iter().any(|x| x.abs() > 0.05));
         assert!(short.samples[REFERENCE_RATE as usize..].iter().all(|x| *x == 0.0));
     }

@@ -39,36 +39,5 @@ pub fn engine_for(lang: &str) -> Result<Box<dyn Synthesizer + Send>> {
     }
 }
 
-/// Below this level a sample counts as silence when trimming clip edges.
-const SILENCE: f32 = 0.01;
-/// Silence kept on each side of a trimmed clip, so onsets and decays are not cut.
-const EDGE_PAD_MS: u64 = 30;
-
-/// `samples` without leading and trailing near-silence (|x| < 0.01), keeping 30 ms either side;
-/// empty when nothing is louder. Engines pad their output unevenly, and the pipeline fits clips
-/// to slots by their length, so the length should be the speech.
-pub(crate) fn trim_silence(samples: &[f32], rate: u32) -> &[f32] {
-    let Some(first) = samples.iter().position(|x| x.abs() >= SILENCE) else {
-        return &[];
-    };
-    let last = samples.iter().rposition(|x| x.abs() >= SILENCE).unwrap_or(first);
-    let pad = redub_core::ms_to_samples(EDGE_PAD_MS, rate);
-    &samples[first.saturating_sub(pad)..(last + 1 + pad).min(samples.len())]
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trim_keeps_a_pad() {
-        let mut s = vec![0.0; 1000];
-        s[500] = 0.5;
-        s[600] = -0.5;
-        // 1000 Hz: 30 ms = 30 samples.
-        assert_eq!(trim_silence(&s, 1000).len(), 101 + 60);
-        assert!(trim_silence(&[0.001; 10], 1000).is_empty());
-        assert_eq!(trim_silence(&[0.5; 10], 1000).len(), 10);
-    }
-}
+/// Clip edges are trimmed by [`redub_dsp::trim_silence`] (its tests live there).
+pub(crate) use redub_dsp::trim_silence;
