@@ -2,10 +2,9 @@
 //! FastAPI's `{"detail": "…"}` or `{"detail": [{"msg": "…"}, …]}` for validation errors, or
 //! whatever a proxy in between sends (HTML, plain text).
 
+pub(crate) use redub_http::reply::snippet;
+use redub_http::reply::{clip, validation_list};
 use serde_json::Value;
-
-/// Longest piece of a body quoted in an error.
-const SNIPPET_CHARS: usize = 300;
 
 /// `detail.status`, the machine-readable reason (`invalid_api_key`, `quota_exceeded`,
 /// `too_many_concurrent_requests`, `output_format_not_allowed`, …).
@@ -45,40 +44,8 @@ fn message_of(json: &Value) -> Option<String> {
                 (None, None) => None,
             }
         }
-        Value::Array(items) => {
-            let messages: Vec<String> = items
-                .iter()
-                .filter_map(|item| {
-                    let msg = item.get("msg").and_then(Value::as_str)?;
-                    let field = item
-                        .get("loc")
-                        .and_then(Value::as_array)
-                        .and_then(|loc| loc.last())
-                        .map(|l| l.to_string().trim_matches('"').to_string());
-                    Some(match field {
-                        Some(field) => format!("{field}: {msg}"),
-                        None => msg.to_string(),
-                    })
-                })
-                .collect();
-            (!messages.is_empty()).then(|| messages.join("; "))
-        }
+        Value::Array(items) => validation_list(items),
         _ => None,
-    }
-}
-
-/// The first characters of a body, on one line.
-pub(crate) fn snippet(text: &str) -> String {
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    clip(&one_line)
-}
-
-fn clip(text: &str) -> String {
-    if text.chars().count() <= SNIPPET_CHARS {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(SNIPPET_CHARS).collect();
-        format!("{cut}…")
     }
 }
 

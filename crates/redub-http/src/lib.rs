@@ -1,8 +1,10 @@
 //! What Redub's HTTP backends (`redub-openai`, `redub-elevenlabs`, `redub-clonehttp`) share:
 //! when to try a request again ([`retry`]), how to build a multipart/form-data body
-//! ([`multipart`]) and what kind of failure a transport error is ([`transport`]). No requests
-//! here: each backend keeps its own requests and error texts.
+//! ([`multipart`]), what kind of failure a transport error is ([`transport`]) and how to quote
+//! what a server said ([`reply`]). No requests here: each backend keeps its own requests and
+//! error texts.
 
 pub mod multipart;
+pub mod reply;
 pub mod retry;
 pub mod transport;

@@ -5,10 +5,6 @@
 
 use serde_json::Value;
 
-/// Longest piece of a server's body quoted in an error: enough for the message, not a whole HTML
-/// error page.
-const SNIPPET_CHARS: usize = 300;
-
 /// Why a 2xx reply gave no usable text.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Problem {
@@ -124,13 +120,9 @@ pub(crate) fn snippet(body: &str) -> String {
     format!("`{}`", clip(body))
 }
 
-/// `text` on one line and at most [`SNIPPET_CHARS`] characters.
+/// `text` on one line and at most [`redub_http::reply::SNIPPET_CHARS`] characters.
 fn clip(text: &str) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(SNIPPET_CHARS) {
-        Some((cut, _)) => format!("{}…", &one_line[..cut]),
-        None => one_line,
-    }
+    redub_http::reply::snippet(text)
 }
 
 #[cfg(test)]
