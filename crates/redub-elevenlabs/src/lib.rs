@@ -226,11 +226,7 @@ impl ElevenLabsSettings {
 
     /// `base_url` without trailing slashes and without a pasted `/v1`.
     pub(crate) fn normalized_base_url(&self) -> String {
-        let mut url = self.base_url.trim().trim_end_matches('/');
-        if let Some(stripped) = url.strip_suffix("/v1") {
-            url = stripped.trim_end_matches('/');
-        }
-        url.to_string()
+        redub_http::url::trim_pasted_suffix(&self.base_url, "/v1")
     }
 
     /// The base URL as errors show it (no credentials, no query).
@@ -246,23 +242,7 @@ impl ElevenLabsSettings {
                  {DEFAULT_BASE_URL}"
             ))
         };
-        let url = self.normalized_base_url();
-        if url.is_empty() {
-            return Err(bad("is empty"));
-        }
-        if url.contains('?') || url.contains('#') {
-            return Err(bad("has a query or fragment"));
-        }
-        let uri: Uri = url.parse().map_err(|_| bad("is not a valid URL"))?;
-        match uri.scheme_str() {
-            Some("http") | Some("https") => {}
-            Some(_) => return Err(bad("is not an http:// or https:// URL")),
-            None => return Err(bad("has no scheme (http:// or https://)")),
-        }
-        if uri.host().is_none_or(str::is_empty) {
-            return Err(bad("has no host"));
-        }
-        Ok(uri)
+        redub_http::url::parse_base_url(&self.normalized_base_url(), false).map_err(bad)
     }
 }
 
@@ -272,22 +252,8 @@ pub(crate) fn pcm_rate(format: &str) -> Option<u32> {
     PCM_RATES.contains(&rate).then_some(rate)
 }
 
-/// `url` without credentials (`user:pass@`) and without a query string or fragment.
-pub(crate) fn redact_url(url: &str) -> String {
-    let cut = url.find(['?', '#']).unwrap_or(url.len());
-    let url = &url[..cut];
-    match url.find("://") {
-        Some(scheme_end) => {
-            let rest = &url[scheme_end + 3..];
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => format!("{}://{}", &url[..scheme_end], &rest[at + 1..]),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
-    }
-}
+/// How base URLs are shown: without credentials, query or fragment.
+pub(crate) use redub_http::url::redact_url;
 
 #[cfg(test)]
 mod tests {
