@@ -1,8 +1,8 @@
 //! Redub's sample math: resampling, time stretching without pitch change, levels and loudness,
 //! fades, mixing, ducking envelopes, pitch (an F0 track and its statistics), pitch and formant
 //! modification (TD-PSOLA), long-term spectral envelopes with a matching EQ, and voice profiles
-//! for adapting a stock voice toward a source speaker, cloning references and trimmed clip
-//! edges. Everything here is a pure function of
+//! for adapting a stock voice toward a source speaker, cloning references, trimmed clip
+//! edges and shortened pauses inside a line. Everything here is a pure function of
 //! mono `f32` samples (or a [`redub_core::Audio`]); the crate reads no files and starts no
 //! processes, so the pipeline can test and reuse each step on data in memory.
 //!
@@ -11,6 +11,7 @@
 
 mod envelope;
 mod level;
+mod pauses;
 mod pitch;
 mod psola;
 mod reference;
@@ -21,6 +22,7 @@ mod voice;
 
 pub use envelope::{duck_envelope, fade_in_out, mix_into};
 pub use level::{active_rms, db_to_gain, gain_db, gain_to_match, integrated_loudness, peak, rms};
+pub use pauses::{pause_ms, pauses, tighten_pauses, MIN_PAUSE_MS, PAUSE_FLOOR_MS};
 pub use pitch::{f0_median, f0_stats, f0_track, F0Stats, F0Track};
 pub use psola::{shift_pitch, shift_pitch_with, PitchMap};
 pub use reference::{prepare_reference, trim_silence, MIN_REFERENCE_MS, PADDED_REFERENCE_MS, REFERENCE_RATE};
