@@ -1,7 +1,7 @@
 //! Speakers: who speaks when, with one id per person across a whole film. Owns the models
 //! (pyannote segmentation-3.0 and CAM++ embeddings, both ONNX), the clustering inside a chunk,
-//! the matching of chunks' local speakers to global speakers, chunk planning, RTTM and the
-//! diarization error rate. Knows nothing about files beyond RTTM text, or about the stages around it.
+//! the matching of chunks' local speakers to global speakers, chunk planning, RTTM, the
+//! diarization error rate, and the dub lines made from labelled sentences (`lines`). Knows nothing about files beyond RTTM text, or about the stages around it.
 
 pub mod chunks;
 pub mod cluster;
@@ -12,6 +12,7 @@ pub mod fbank;
 pub mod global;
 pub mod hungarian;
 pub mod label;
+pub mod lines;
 pub mod rttm;
 pub mod segmentation;
 
