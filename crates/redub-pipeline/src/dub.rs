@@ -873,7 +873,9 @@ fn fit_with_engine(
     let mut speed = 1.0f64;
     for _ in 1..calls {
         let ratio = audio.duration_ms() as f64 / slot_ms as f64;
-        if ratio <= render::DEAD_BAND || speed >= cap {
+        // The slot itself is the target, not the render stage's dead band: a faster take costs
+        // nothing in quality at these speeds, and a clip left 5 % long runs into the next line.
+        if ratio <= 1.0 || speed >= cap {
             break;
         }
         let next = (speed * ratio).min(cap);
@@ -940,4 +942,87 @@ fn absolute(p: &Path) -> PathBuf {
 fn sibling(output: &Path, suffix: &str) -> PathBuf {
     let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dub".into());
     output.with_file_name(format!("{stem}.{suffix}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A stand-in engine that speaks like Kokoro: `syllables` tone bursts of 200 ms, a comma
+    /// pause of 450 ms after every fourth, and a speed that does not scale length exactly
+    /// (length ∝ speed^−0.8). Records the speeds it was asked for.
+    struct Narrator {
+        syllables: usize,
+        asked: Vec<f32>,
+    }
+
+    impl redub_core::Synthesizer for Narrator {
+        fn synthesize(&mut self, _text: &str, _lang: &str, _voice: &str, speed: f32) -> Result<Audio> {
+            self.asked.push(speed);
+            let rate = 16_000;
+            let scale = speed.powf(-0.8);
+            let burst = (0.2 * scale * rate as f32) as usize;
+            let pause = (0.45 * scale * rate as f32) as usize;
+            let mut s = Vec::new();
+            for i in 0..self.syllables {
+                s.extend((0..burst).map(|k| 0.5 * (k as f32 * 0.1).sin()));
+                if i % 4 == 3 && i + 1 < self.syllables {
+                    s.extend(std::iter::repeat_n(0.0, pause));
+                }
+            }
+            Ok(Audio::new(rate, s))
+        }
+        fn voices(&self, _lang: &str) -> Vec<String> {
+            vec!["v".into()]
+        }
+    }
+
+    fn natural_ms(syllables: usize) -> u64 {
+        let mut n = Narrator { syllables, asked: vec![] };
+        redub_core::Synthesizer::synthesize(&mut n, "", "es", "v", 1.0).unwrap().duration_ms()
+    }
+
+    #[test]
+    fn pauses_give_way_before_the_speed_changes() {
+        // 12 syllables: 2 400 ms of speech and two 450 ms pauses that can each give 300 ms.
+        let natural = natural_ms(12);
+        let mut n = Narrator { syllables: 12, asked: vec![] };
+        let (audio, speed) = fit_with_engine(&mut n, ("", Some(12)), "es", "v", natural - 500, 3).unwrap();
+        assert_eq!((speed, n.asked.as_slice()), (1.0, &[1.0f32][..]), "one take at natural speed");
+        assert!(audio.duration_ms() <= natural - 500 + 10, "{} ms", audio.duration_ms());
+    }
+
+    #[test]
+    fn the_speed_is_refined_until_the_line_fits() {
+        // Speech alone needs about 1.2x: one guess at 1.2 falls short (length ∝ speed^−0.8).
+        let natural = natural_ms(8); // 8 syllables, one pause
+        let slot = (natural as f64 / 1.32) as u64;
+        let mut n = Narrator { syllables: 8, asked: vec![] };
+        let (audio, speed) = fit_with_engine(&mut n, ("", Some(8)), "en", "v", slot, 3).unwrap();
+        assert!(n.asked.len() == 3 && n.asked[2] > n.asked[1], "refined: {:?}", n.asked);
+        assert!(audio.duration_ms() as f64 <= slot as f64 * 1.02, "{} ms in {slot}", audio.duration_ms());
+        assert!(speed > 1.1 && speed <= MAX_ENGINE_SPEED as f32, "{speed}");
+        // A service gets one faster take at most.
+        let mut n = Narrator { syllables: 8, asked: vec![] };
+        fit_with_engine(&mut n, ("", Some(8)), "en", "v", slot, SERVICE_CALLS).unwrap();
+        assert_eq!(n.asked.len(), 2);
+    }
+
+    #[test]
+    fn only_a_line_slower_than_native_pace_goes_past_the_usual_cap() {
+        // The stand-in speaks 5 syllables a second: slower than Spanish (7.8), so its cap rises
+        // toward 1.5; counted as 12 syllables in the same time (12/s) it is already fast.
+        let natural = natural_ms(8);
+        let slot = natural / 2;
+        let mut slow = Narrator { syllables: 8, asked: vec![] };
+        let (_, speed) = fit_with_engine(&mut slow, ("", Some(8)), "es", "v", slot, 3).unwrap();
+        assert!(speed > MAX_ENGINE_SPEED as f32 && speed <= ENGINE_SPEED_CEILING as f32, "{speed}");
+        let mut fast = Narrator { syllables: 8, asked: vec![] };
+        let (_, speed) = fit_with_engine(&mut fast, ("", Some(20)), "es", "v", slot, 3).unwrap();
+        assert_eq!(speed, MAX_ENGINE_SPEED as f32);
+        let mut unknown = Narrator { syllables: 8, asked: vec![] };
+        let (_, speed) = fit_with_engine(&mut unknown, ("", None), "es", "v", slot, 3).unwrap();
+        assert_eq!(speed, MAX_ENGINE_SPEED as f32, "no syllable count: the usual cap");
+    }
 }

@@ -194,11 +194,9 @@ fn editing_one_translation_resynthesises_only_that_line() {
 
     b.spoken.lock().unwrap().clear();
     let s = dub(&req, &b, EventSink::silent()).unwrap();
-    assert_eq!(
-        *b.spoken.lock().unwrap(),
-        vec!["una línea corregida a mano".to_string()],
-        "only the edited line is spoken"
-    );
+    // Only the edited line is spoken (more than once when the engine refines its speed).
+    let spoken = b.spoken.lock().unwrap().clone();
+    assert!(!spoken.is_empty() && spoken.iter().all(|t| t == "una línea corregida a mano"), "{spoken:?}");
     assert_eq!(s.skipped_stages, ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate", "06-voices"]);
     let srt = std::fs::read_to_string(tmp.path().join("out.es.srt")).unwrap();
     assert!(srt.contains("una línea corregida a mano"), "{srt}");
