@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// The engine is asked to speak at most this much faster; time-stretch does the rest...
 const MAX_ENGINE_SPEED: f64 = 1.25;
 /// ...unless its natural take is slower than the language's native pace
-/// ([`redub_core::lang::syllables_per_second`]): Kokoro's speed 1.0 reads Spanish at 4–6
+/// ([`redub_core::lang::syllables_per_second`]): Kokoro's speed 1.0 reads Spanish at 3.4–6.5
 /// syllables a second, where Spanish speakers average 7.8. Such a line may be sped up to that
 /// pace, but never past this.
 const ENGINE_SPEED_CEILING: f64 = 1.5;
@@ -870,11 +870,12 @@ fn fit_with_engine(
     };
     let mut audio = tighten(tts.synthesize(text, lang, voice, 1.0)?);
     let cap = speed_cap(&audio, syllables, lang);
-    let mut speed = 1.0f64;
+    // The speed asked for last, and the speed of the take kept (the shortest so far).
+    let (mut speed, mut kept) = (1.0f64, 1.0f64);
     for _ in 1..calls {
         let ratio = audio.duration_ms() as f64 / slot_ms as f64;
-        // The slot itself is the target, not the render stage's dead band: a faster take costs
-        // nothing in quality at these speeds, and a clip left 5 % long runs into the next line.
+        // The slot itself is the target, not the render stage's dead band: a few percent more
+        // engine speed is not heard, while a clip left up to 5 % long runs into the next line.
         if ratio <= 1.0 || speed >= cap {
             break;
         }
@@ -884,9 +885,10 @@ fn fit_with_engine(
         // An engine that ignores its speed gives nothing back; keep the shorter take.
         if faster.duration_ms() < audio.duration_ms() {
             audio = faster;
+            kept = next;
         }
     }
-    Ok((audio, speed as f32))
+    Ok((audio, kept as f32))
 }
 
 /// The fastest engine speed for a line whose natural take is `take`: [`MAX_ENGINE_SPEED`], or
