@@ -5,7 +5,7 @@
 //!
 //! - **Their edges.** Whisper's word times mark where words start (DTW over its attention), so a
 //!   sentence ends where the next one starts. At a change of speaker that edge can be off by
-//!   400 ms on conversational speech, while the diarization turns put it within about 100 ms.
+//!   400 ms on conversational speech, while the diarization turns put it within about 200 ms.
 //!   [`retime`] moves the edges at a clean change of speaker to the turns, and lets a line that
 //!   follows or precedes silence reach out to where its speaker's turn begins or ends.
 //! - **Their length.** "Oh, hello." followed at once by "I didn't know you were there." from the
@@ -18,7 +18,7 @@ use crate::Turn;
 use redub_core::Segment;
 
 /// How far a turn edge may move a line's edge. On the sample call, Whisper's edge at a change of
-/// speaker was up to 430 ms from the reference; the turns were within about 150 ms.
+/// speaker was up to 430 ms from the reference; the turns were within about 200 ms.
 pub const SNAP_MS: u64 = 500;
 /// Sentences of one speaker this close together are one stretch of talk.
 pub const JOIN_GAP_MS: u64 = 300;
