@@ -79,7 +79,7 @@ pub fn integrated_loudness(audio: &Audio) -> Result<f64> {
     meter.loudness_global().map_err(fail)
 }
 
-fn mean_square(samples: &[f32]) -> f64 {
+pub(crate) fn mean_square(samples: &[f32]) -> f64 {
     if samples.is_empty() {
         return 0.0;
     }

@@ -23,13 +23,12 @@ const JOIN_MS: u64 = 5;
 /// sides, as `(start, end)` sample spans. Leading and trailing silence is not a pause.
 pub fn pauses(samples: &[f32], rate: u32) -> Vec<(usize, usize)> {
     let frame = ms_to_samples(FRAME_MS, rate).max(1);
-    let energy: Vec<f32> =
-        samples.chunks(frame).map(|c| c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32).collect();
-    let peak = energy.iter().copied().fold(0.0f32, f32::max);
+    let energy: Vec<f64> = samples.chunks(frame).map(crate::level::mean_square).collect();
+    let peak = energy.iter().copied().fold(0.0f64, f64::max);
     if peak <= 0.0 {
         return Vec::new();
     }
-    let floor = peak * 10f32.powf(SILENCE_DB / 10.0);
+    let floor = peak * 10f64.powf(SILENCE_DB as f64 / 10.0);
     let min_frames = (MIN_PAUSE_MS / FRAME_MS) as usize;
     let mut out = Vec::new();
     let mut run_start: Option<usize> = None;

@@ -784,9 +784,10 @@ impl<'a> SpeakerVoices<'a> {
     fn speak(&mut self, speaker: &str, text: &str, slot_ms: u64) -> Result<(Audio, f32)> {
         let e = self.entry(speaker)?;
         let lang = self.lang.clone();
+        // Its syllables set how fast the engine may go, whichever engine speaks it.
+        let line = (text, redub_tts::phonemize::syllables(text, &lang).ok());
         match &mut self.engine {
             Engine::Stock(tts) => {
-                let line = (text, redub_tts::phonemize::syllables(text, &lang).ok());
                 let (audio, speed) = fit_with_engine(tts.as_mut(), line, &lang, &e.voice, slot_ms, STOCK_CALLS)?;
                 if !self.profiles.contains_key(speaker) {
                     let probe = redub_media::read_wav_mono(&self.dir.join("probes").join(format!("{}.wav", e.voice)))?;
@@ -810,7 +811,6 @@ impl<'a> SpeakerVoices<'a> {
                     self.clones.insert(speaker.to_string(), id.clone());
                     id
                 };
-                let line = (text, redub_tts::phonemize::syllables(text, &lang).ok());
                 fit_with_engine(service.as_mut(), line, &lang, &voice, slot_ms, SERVICE_CALLS)
             }
         }
