@@ -67,6 +67,18 @@ pub trait Transcriber {
     /// source language when known; `None` asks the model to detect it.
     fn transcribe(&mut self, audio: &Audio, regions: &[Span], lang: Option<&str>, ctx: &Ctx) -> Result<Vec<Segment>>;
 
+    /// The speech regions grouped into the units this transcriber decodes on their own: the
+    /// pipeline calls [`transcribe`](Self::transcribe) once per group, keeps each group's result
+    /// as it finishes, and may hand groups to other processes. A group's result must not depend
+    /// on the other groups. Default: all regions in one group.
+    fn plan(&self, regions: &[Span]) -> Vec<Vec<Span>> {
+        if regions.is_empty() {
+            Vec::new()
+        } else {
+            vec![regions.to_vec()]
+        }
+    }
+
     /// The most likely spoken language of `audio` and its probability.
     fn detect_language(&mut self, audio: &Audio) -> Result<(String, f32)>;
 }
