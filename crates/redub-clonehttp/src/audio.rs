@@ -6,21 +6,8 @@ use std::io::Cursor;
 
 /// `audio` as a mono 16-bit PCM WAV file in memory.
 pub(crate) fn wav_bytes(audio: &Audio) -> Result<Vec<u8>> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: audio.rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut out = Cursor::new(Vec::with_capacity(44 + audio.samples.len() * 2));
-    let fail = |e: hound::Error| Error::backend(crate::BACKEND, format!("cannot encode the reference as WAV: {e}"));
-    let mut writer = hound::WavWriter::new(&mut out, spec).map_err(fail)?;
-    for &s in &audio.samples {
-        let s = if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 };
-        writer.write_sample((s * 32767.0).round() as i16).map_err(fail)?;
-    }
-    writer.finalize().map_err(fail)?;
-    Ok(out.into_inner())
+    redub_http::wav::mono_i16(audio.rate, &audio.samples)
+        .map_err(|e| Error::backend(crate::BACKEND, format!("cannot encode the reference as WAV: {e}")))
 }
 
 /// A WAV file (integer PCM of 8–32 bits or 32-bit float, any rate, any channel count) as mono

@@ -6,13 +6,13 @@ use crate::{primary_language, redact_url, CloneHttpSettings, BACKEND, ENV_API_KE
 use redub_core::{Audio, Error, Result, Synthesizer, VoiceCloner};
 use redub_dsp::{prepare_reference, trim_silence, REFERENCE_RATE};
 use redub_http::multipart::Form;
+use redub_http::request::{self, Attempt, Method, Reply, Request};
 use redub_http::retry::{self, Policy, MAX_RETRY_AFTER};
 use redub_http::transport::Transport;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::time::{Duration, Instant, SystemTime};
-use ureq::http::Response;
-use ureq::{Agent, Body};
+use std::time::Duration;
+use ureq::Agent;
 
 /// The largest reply read (10 minutes of 48 kHz stereo float is 230 MB; lines are far shorter).
 const MAX_BODY_BYTES: u64 = 256 << 20;
@@ -60,81 +60,14 @@ pub struct Health {
     pub implemented: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Method {
-    Get,
-    Post,
-}
-
-impl Method {
-    fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        }
-    }
-}
-
-/// One HTTP request, kept so that it can be sent again.
-struct Request<'a> {
-    method: Method,
-    path: &'static str,
-    content_type: Option<String>,
-    body: &'a [u8],
-}
-
-/// A reply that was not retried: 2xx, or an error that retrying cannot fix.
-struct Reply {
-    status: u16,
-    content_type: Option<String>,
-    location: Option<String>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn ok(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    fn is_json(&self) -> bool {
-        self.content_type.as_deref().is_some_and(|ct| ct.to_ascii_lowercase().contains("json"))
-    }
-}
-
-/// What one attempt led to.
-enum Attempt {
-    Reply(Reply),
-    /// Worth trying again after a wait.
-    Transient {
-        problem: String,
-        hint: &'static str,
-        server_delay: Option<Duration>,
-    },
-    /// Trying again cannot help.
-    Fail(String),
-}
-
 impl CloneHttp {
     /// A client for `settings`, after [`CloneHttpSettings::check`]. Opens no connection.
     pub fn new(settings: CloneHttpSettings) -> Result<Self> {
         settings.check()?;
         let base = settings.normalized_base_url();
         let shown_base = redact_url(&base);
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_millis(settings.timeout_ms)))
-            // A redirected POST would lose its body; say where the server points instead.
-            .max_redirects(0)
-            .user_agent(concat!("redub/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Ok(Self {
-            settings,
-            base,
-            shown_base,
-            agent: config.into(),
-            references: Vec::new(),
-            server_languages: Vec::new(),
-        })
+        let agent = request::agent(Duration::from_millis(settings.timeout_ms));
+        Ok(Self { settings, base, shown_base, agent, references: Vec::new(), server_languages: Vec::new() })
     }
 
     /// A client from the default settings with the environment on top ([`ENV_BASE_URL`], …).
@@ -162,7 +95,7 @@ impl CloneHttp {
     /// without `/health` (404/405) is fine: the endpoint is optional, and the result says
     /// `implemented: false`.
     pub fn health(&mut self) -> Result<Health> {
-        let request = Request { method: Method::Get, path: "/health", content_type: None, body: &[] };
+        let request = Request { method: Method::Get, path: "/health".to_string(), content_type: None, body: &[] };
         let reply = self.send(&request).map_err(|m| self.error(&request, m))?;
         if matches!(reply.status, 404 | 405) {
             return Ok(Health::default());
@@ -199,107 +132,36 @@ impl CloneHttp {
 
     /// Sends `request`, retrying what is worth retrying; returns the first reply that is not.
     fn send(&self, request: &Request) -> std::result::Result<Reply, String> {
-        let policy = self.policy();
-        let started = Instant::now();
-        let mut attempts = 0u32;
-        let mut retries = 0u32;
-        loop {
-            attempts += 1;
-            let (problem, hint, server_delay) = match self.attempt(request, policy.timeout) {
-                Attempt::Reply(reply) => return Ok(reply),
-                Attempt::Fail(message) => {
-                    let tries = if attempts > 1 { format!(" ({attempts} attempts)") } else { String::new() };
-                    return Err(format!("{message}{tries}"));
-                }
-                Attempt::Transient { problem, hint, server_delay } => (problem, hint, server_delay),
-            };
-            let too_long = server_delay.filter(|d| *d > policy.max_wait);
-            if retries >= policy.max_retries || too_long.is_some() {
-                let longer = too_long
-                    .map(|d| {
-                        format!(
-                            " The server asked to wait {} s before retrying, longer than the {} s Redub waits: rerun \
-                             after that.",
-                            d.as_secs(),
-                            policy.max_wait.as_secs()
-                        )
-                    })
-                    .unwrap_or_default();
-                return Err(format!(
-                    "{problem}; gave up after {attempts} attempt{} in {:.1} s (max_retries = {}). {hint}.{longer}",
-                    if attempts == 1 { "" } else { "s" },
-                    started.elapsed().as_secs_f64(),
-                    policy.max_retries
-                ));
-            }
-            let wait = match server_delay {
-                Some(asked) if !asked.is_zero() => asked,
-                _ => retry::backoff(policy.backoff, retries).min(policy.max_wait),
-            };
-            retries += 1;
-            std::thread::sleep(wait);
-        }
+        request::send(self.policy(), "The server", |timeout| self.attempt(request, timeout))
     }
 
     /// Sends `request` once and sorts the outcome.
     fn attempt(&self, request: &Request, timeout: Duration) -> Attempt {
         let url = format!("{}{}", self.base, request.path);
         let auth = self.settings.key().map(|k| format!("Bearer {k}"));
-        let result = match request.method {
-            Method::Post => {
-                let mut builder = self
-                    .agent
-                    .post(&url)
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build()
-                    .header("Accept", "audio/wav, application/json");
-                if let Some(ct) = &request.content_type {
-                    builder = builder.header("Content-Type", ct);
-                }
-                if let Some(auth) = &auth {
-                    builder = builder.header("Authorization", auth);
-                }
-                builder.send(request.body)
-            }
-            Method::Get => {
-                let mut builder = self
-                    .agent
-                    .get(&url)
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build()
-                    .header("Accept", "application/json");
-                if let Some(auth) = &auth {
-                    builder = builder.header("Authorization", auth);
-                }
-                builder.call()
-            }
+        let accept = match request.method {
+            Method::Post => "audio/wav, application/json",
+            Method::Get | Method::Delete => "application/json",
         };
-        let mut response = match result {
-            Ok(response) => response,
+        let mut headers = vec![("Accept", accept)];
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth));
+        }
+        let reply = match request::call(&self.agent, &url, request, &headers, timeout, MAX_BODY_BYTES) {
+            Ok(reply) => reply,
             Err(e) => return self.transport(e),
         };
-        let status = response.status().as_u16();
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let server_delay = retry::server_delay(None, header("retry-after").as_deref(), SystemTime::now());
-        let content_type = header("content-type");
-        let location = header("location");
-        let body = match read_body(&mut response) {
-            Ok(body) => body,
-            Err(e) => return self.transport(e),
-        };
-        match status {
-            408 | 429 | 500..=599 => Attempt::Transient {
-                problem: format!("HTTP {status}: {}", self.scrub(&server_message(&body))),
+        match reply.status {
+            status @ (408 | 429 | 500..=599) => Attempt::Transient {
+                problem: format!("HTTP {status}: {}", self.scrub(&server_message(&reply.body))),
                 hint: if matches!(status, 429 | 503) {
                     "The server is busy (its queue is full, or the model is still loading): rerun when it has room"
                 } else {
                     "The server is failing: look at its log (out of GPU memory? a crash in the model?) and rerun"
                 },
-                server_delay,
+                server_delay: reply.retry_after,
             },
-            _ => Attempt::Reply(Reply { status, content_type, location, body }),
+            _ => Attempt::Reply(reply),
         }
     }
 
@@ -375,11 +237,7 @@ impl CloneHttp {
 
     /// `text` without the key and without a raw base URL (which may carry credentials).
     fn scrub(&self, text: &str) -> String {
-        let mut text = text.replace(&self.base, &self.shown_base);
-        if let Some(key) = self.settings.key() {
-            text = text.replace(key, "<api key>");
-        }
-        text
+        redub_http::reply::scrub(text, &self.base, &self.shown_base, self.settings.key())
     }
 
     /// The languages `voices` is limited to: the settings', else what `/health` said.
@@ -403,10 +261,6 @@ fn reference_id(wav: &[u8]) -> String {
     let digest = Sha256::digest(wav);
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("clone-{hex}")
-}
-
-fn read_body(response: &mut Response<Body>) -> std::result::Result<Vec<u8>, ureq::Error> {
-    response.body_mut().with_config().limit(MAX_BODY_BYTES).read_to_vec()
 }
 
 impl VoiceCloner for CloneHttp {
@@ -456,8 +310,12 @@ impl Synthesizer for CloneHttp {
             .file("reference", "reference.wav", "audio/wav", &reference.wav)
             .finish();
         let name = reference.name.clone();
-        let request =
-            Request { method: Method::Post, path: "/synthesize", content_type: Some(content_type), body: &body };
+        let request = Request {
+            method: Method::Post,
+            path: "/synthesize".to_string(),
+            content_type: Some(content_type),
+            body: &body,
+        };
         let mut malformed_retried = false;
         loop {
             let reply = self.send(&request).map_err(|m| self.error(&request, m))?;

@@ -4,22 +4,12 @@
 //! from a proxy); every one is read.
 
 pub(crate) use redub_http::reply::snippet;
-use redub_http::reply::{clip, validation_list};
+use redub_http::reply::validation_list;
 use serde_json::Value;
 
 /// The human-readable message of an error body, or a snippet of the body itself.
 pub(crate) fn server_message(body: &[u8]) -> String {
-    if let Ok(json) = serde_json::from_slice::<Value>(body) {
-        if let Some(message) = message_of(&json) {
-            return clip(&message);
-        }
-    }
-    let text = String::from_utf8_lossy(body);
-    if text.trim().is_empty() {
-        "no message".to_string()
-    } else {
-        snippet(&text)
-    }
+    redub_http::reply::server_message(body, message_of)
 }
 
 fn message_of(json: &Value) -> Option<String> {

@@ -8,7 +8,7 @@ mod support;
 use redub_clonehttp::{CloneHttp, CloneHttpSettings};
 use redub_core::{Audio, Synthesizer, VoiceCloner};
 use std::time::{Duration, Instant};
-use support::{read_wav, wav_f32, wav_i16, MockServer, Recorded, Reply};
+use support::{read_wav, wav_f32, wav_i16, CloneHttpReplies, MockServer, Recorded, Reply};
 
 const KEY: &str = "ch-test-0123456789secret";
 

@@ -2,29 +2,11 @@
 //! WAV ElevenLabs wants, and the raw PCM it sends back as [`Audio`].
 
 use redub_core::{Audio, Error, Result};
-use std::io::Cursor;
 
 /// `audio` as a mono 16-bit PCM WAV file in memory.
 pub(crate) fn wav_bytes(audio: &Audio) -> Result<Vec<u8>> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: audio.rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut out = Cursor::new(Vec::with_capacity(44 + audio.samples.len() * 2));
-    let fail = |e: hound::Error| Error::backend(crate::BACKEND, format!("cannot encode the sample as WAV: {e}"));
-    let mut writer = hound::WavWriter::new(&mut out, spec).map_err(fail)?;
-    for &s in &audio.samples {
-        writer.write_sample(to_i16(s)).map_err(fail)?;
-    }
-    writer.finalize().map_err(fail)?;
-    Ok(out.into_inner())
-}
-
-fn to_i16(s: f32) -> i16 {
-    let s = if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 };
-    (s * 32767.0).round() as i16
+    redub_http::wav::mono_i16(audio.rate, &audio.samples)
+        .map_err(|e| Error::backend(crate::BACKEND, format!("cannot encode the sample as WAV: {e}")))
 }
 
 /// Raw 16-bit little-endian mono PCM at `rate`. `None` when the byte count is odd (not PCM, or
@@ -42,6 +24,7 @@ pub(crate) fn decode_pcm_s16le(bytes: &[u8], rate: u32) -> Option<Audio> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::io::Cursor;
 
     #[test]
     fn wav_round_trip() {

@@ -1,7 +1,7 @@
 //! The ElevenLabs client: clones, speech, and the clean-up that deletes every clone it made.
 
 use crate::audio::{decode_pcm_s16le, wav_bytes};
-use crate::reply::{error_status, server_message, snippet};
+use crate::reply::{error_status, server_message, snippet, status_is};
 use crate::{
     pcm_rate, redact_url, ElevenLabsSettings, BACKEND, ENV_API_KEY, ENV_BASE_URL, FALLBACK_OUTPUT_FORMAT, MAX_SPEED,
     MIN_SPEED,
@@ -9,14 +9,14 @@ use crate::{
 use redub_core::{Audio, Error, Result, Synthesizer, VoiceCloner};
 use redub_dsp::{prepare_reference, trim_silence};
 use redub_http::multipart::Form;
+use redub_http::request::{self, Attempt, Method, Reply, Request};
 use redub_http::retry::{self, Policy, MAX_RETRY_AFTER};
 use redub_http::transport::Transport;
 use serde_json::{json, Map, Value};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::time::{Duration, Instant, SystemTime};
-use ureq::http::Response;
-use ureq::{Agent, Body};
+use std::time::{Duration, Instant};
+use ureq::Agent;
 
 /// Where a user deletes clones by hand when Redub could not.
 const VOICE_LAB: &str = "https://elevenlabs.io/app/voice-lab";
@@ -65,81 +65,15 @@ struct Made {
     key: u64,
 }
 
-/// One HTTP request, kept so that it can be sent again.
-struct Request<'a> {
-    method: Method,
-    /// After the base URL, e.g. `/v1/voices/add`.
-    path: String,
-    content_type: Option<String>,
-    body: &'a [u8],
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Method {
-    Post,
-    Delete,
-}
-
-impl Method {
-    fn as_str(self) -> &'static str {
-        match self {
-            Method::Post => "POST",
-            Method::Delete => "DELETE",
-        }
-    }
-}
-
-/// A reply that was not retried: 2xx, or an error that retrying cannot fix.
-struct Reply {
-    status: u16,
-    content_type: Option<String>,
-    location: Option<String>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn ok(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    fn status_is(&self, statuses: &[&str]) -> bool {
-        error_status(&self.body).is_some_and(|s| statuses.contains(&s.as_str()))
-    }
-
-    fn is_json(&self) -> bool {
-        self.content_type.as_deref().is_some_and(|ct| ct.to_ascii_lowercase().contains("json"))
-    }
-}
-
-/// What one attempt led to.
-enum Attempt {
-    Reply(Reply),
-    /// Worth trying again after a wait.
-    Transient {
-        problem: String,
-        hint: &'static str,
-        server_delay: Option<Duration>,
-    },
-    /// Trying again cannot help.
-    Fail(String),
-}
-
 impl ElevenLabs {
     /// A client for `settings`, after [`ElevenLabsSettings::check`]. Opens no connection.
     pub fn new(settings: ElevenLabsSettings) -> Result<Self> {
         settings.check()?;
         let base = settings.normalized_base_url();
         let shown_base = redact_url(&base);
-        let config = Agent::config_builder()
-            // 4xx/5xx come back as responses: their bodies say what went wrong.
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_millis(settings.timeout_ms)))
-            // A redirected POST would lose its body; say where the server points instead.
-            .max_redirects(0)
-            .user_agent(concat!("redub/", env!("CARGO_PKG_VERSION")))
-            .build();
+        let agent = request::agent(Duration::from_millis(settings.timeout_ms));
         let output_format = settings.output_format.trim().to_string();
-        Ok(Self { settings, base, shown_base, agent: config.into(), output_format, created: Vec::new() })
+        Ok(Self { settings, base, shown_base, agent, output_format, created: Vec::new() })
     }
 
     /// A client from the default settings with the environment on top ([`ENV_API_KEY`], …).
@@ -229,7 +163,7 @@ impl ElevenLabs {
         };
         let reply = self.send(&request, policy)?;
         let gone = reply.status == 404
-            || (reply.status == 400 && reply.status_is(&["voice_not_found", "voice_does_not_exist"]));
+            || (reply.status == 400 && status_is(&reply.body, &["voice_not_found", "voice_does_not_exist"]));
         if reply.ok() || gone {
             self.created.retain(|c| c.id != id);
             return Ok(());
@@ -239,99 +173,26 @@ impl ElevenLabs {
 
     /// Sends `request`, retrying what is worth retrying; returns the first reply that is not.
     fn send(&self, request: &Request, policy: Policy) -> std::result::Result<Reply, String> {
-        let started = Instant::now();
-        let mut attempts = 0u32;
-        let mut retries = 0u32;
-        loop {
-            attempts += 1;
-            let (problem, hint, server_delay) = match self.attempt(request, policy.timeout) {
-                Attempt::Reply(reply) => return Ok(reply),
-                Attempt::Fail(message) => {
-                    let tries = if attempts > 1 { format!(" ({attempts} attempts)") } else { String::new() };
-                    return Err(format!("{message}{tries}"));
-                }
-                Attempt::Transient { problem, hint, server_delay } => (problem, hint, server_delay),
-            };
-            // A server that asks for more than we are willing to wait will refuse every retry
-            // before then: stop now and say so.
-            let too_long = server_delay.filter(|d| *d > policy.max_wait);
-            if retries >= policy.max_retries || too_long.is_some() {
-                let longer = too_long
-                    .map(|d| {
-                        format!(
-                            " ElevenLabs asked to wait {} s before retrying, longer than the {} s Redub waits: rerun \
-                             after that.",
-                            d.as_secs(),
-                            policy.max_wait.as_secs()
-                        )
-                    })
-                    .unwrap_or_default();
-                return Err(format!(
-                    "{problem}; gave up after {attempts} attempt{} in {:.1} s (max_retries = {}). {hint}.{longer}",
-                    if attempts == 1 { "" } else { "s" },
-                    started.elapsed().as_secs_f64(),
-                    policy.max_retries
-                ));
-            }
-            let wait = match server_delay {
-                Some(asked) if !asked.is_zero() => asked,
-                _ => retry::backoff(policy.backoff, retries).min(policy.max_wait),
-            };
-            retries += 1;
-            std::thread::sleep(wait);
-        }
+        request::send(policy, "ElevenLabs", |timeout| self.attempt(request, timeout))
     }
 
     /// Sends `request` once and sorts the outcome.
     fn attempt(&self, request: &Request, timeout: Duration) -> Attempt {
         let url = self.url(&request.path);
-        let key = self.settings.key();
-        let result = match request.method {
-            Method::Post => {
-                let mut builder = self
-                    .agent
-                    .post(&url)
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build()
-                    .header("Accept", "audio/*, application/json");
-                if let Some(ct) = &request.content_type {
-                    builder = builder.header("Content-Type", ct);
-                }
-                if let Some(key) = key {
-                    builder = builder.header("xi-api-key", key);
-                }
-                builder.send(request.body)
-            }
-            Method::Delete => {
-                let mut builder = self
-                    .agent
-                    .delete(&url)
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build()
-                    .header("Accept", "application/json");
-                if let Some(key) = key {
-                    builder = builder.header("xi-api-key", key);
-                }
-                builder.call()
-            }
+        let accept = match request.method {
+            Method::Post => "audio/*, application/json",
+            Method::Get | Method::Delete => "application/json",
         };
-        let mut response = match result {
-            Ok(response) => response,
+        let mut headers = vec![("Accept", accept)];
+        if let Some(key) = self.settings.key() {
+            headers.push(("xi-api-key", key));
+        }
+        let reply = match request::call(&self.agent, &url, request, &headers, timeout, MAX_BODY_BYTES) {
+            Ok(reply) => reply,
             Err(e) => return self.transport(e),
         };
-        let status = response.status().as_u16();
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let server_delay = retry::server_delay(None, header("retry-after").as_deref(), SystemTime::now());
-        let content_type = header("content-type");
-        let location = header("location");
-        let body = match read_body(&mut response) {
-            Ok(body) => body,
-            Err(e) => return self.transport(e),
-        };
-        let reply = Reply { status, content_type, location, body };
-        let quota = reply.status_is(&["quota_exceeded"]);
+        let (status, server_delay) = (reply.status, reply.retry_after);
+        let quota = status_is(&reply.body, &["quota_exceeded"]);
         match status {
             429 if !quota => Attempt::Transient {
                 problem: format!("HTTP 429: {}", self.scrub(&server_message(&reply.body))),
@@ -439,11 +300,7 @@ impl ElevenLabs {
 
     /// `text` without the key and without a raw base URL (which may carry credentials).
     fn scrub(&self, text: &str) -> String {
-        let mut text = text.replace(&self.base, &self.shown_base);
-        if let Some(key) = self.settings.key() {
-            text = text.replace(key, "<api key>");
-        }
-        text
+        redub_http::reply::scrub(text, &self.base, &self.shown_base, self.settings.key())
     }
 
     /// The `text-to-speech` request body.
@@ -466,7 +323,7 @@ impl ElevenLabs {
     /// format every plan has is left to try.
     fn format_refused(&self, reply: &Reply) -> bool {
         let lower = String::from_utf8_lossy(&reply.body).to_ascii_lowercase();
-        let about_format = reply.status_is(&["output_format_not_allowed"])
+        let about_format = status_is(&reply.body, &["output_format_not_allowed"])
             || (matches!(reply.status, 400 | 401 | 403 | 422)
                 && (lower.contains("output_format") || lower.contains("output format")));
         let fallback_rate = pcm_rate(FALLBACK_OUTPUT_FORMAT).unwrap_or(0);
@@ -493,10 +350,6 @@ fn encode_segment(s: &str) -> String {
         }
     }
     out
-}
-
-fn read_body(response: &mut Response<Body>) -> std::result::Result<Vec<u8>, ureq::Error> {
-    response.body_mut().with_config().limit(MAX_BODY_BYTES).read_to_vec()
 }
 
 impl VoiceCloner for ElevenLabs {

@@ -3,7 +3,7 @@
 //! whatever a proxy in between sends (HTML, plain text).
 
 pub(crate) use redub_http::reply::snippet;
-use redub_http::reply::{clip, validation_list};
+use redub_http::reply::validation_list;
 use serde_json::Value;
 
 /// `detail.status`, the machine-readable reason (`invalid_api_key`, `quota_exceeded`,
@@ -15,19 +15,14 @@ pub(crate) fn error_status(body: &[u8]) -> Option<String> {
     Some(status.to_string())
 }
 
+/// Whether `detail.status` is one of `statuses`.
+pub(crate) fn status_is(body: &[u8], statuses: &[&str]) -> bool {
+    error_status(body).is_some_and(|s| statuses.contains(&s.as_str()))
+}
+
 /// The human-readable message of an error body, or a snippet of the body itself.
 pub(crate) fn server_message(body: &[u8]) -> String {
-    if let Ok(json) = serde_json::from_slice::<Value>(body) {
-        if let Some(message) = message_of(&json) {
-            return clip(&message);
-        }
-    }
-    let text = String::from_utf8_lossy(body);
-    if text.trim().is_empty() {
-        "no message".to_string()
-    } else {
-        snippet(&text)
-    }
+    redub_http::reply::server_message(body, message_of)
 }
 
 fn message_of(json: &Value) -> Option<String> {

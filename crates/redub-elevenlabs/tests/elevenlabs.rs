@@ -8,7 +8,7 @@ mod support;
 use redub_core::{Audio, Synthesizer, VoiceCloner};
 use redub_elevenlabs::{ElevenLabs, ElevenLabsSettings};
 use std::time::{Duration, Instant};
-use support::{pcm_bytes, read_wav, MockServer, Recorded, Reply};
+use support::{pcm_bytes, read_wav, ElevenLabsReplies, MockServer, Recorded, Reply};
 
 const KEY: &str = "xi-test-0123456789secret";
 

@@ -64,20 +64,13 @@ impl OpenAiChat {
         let (path, query) = base.split_at(base.find('?').unwrap_or(base.len()));
         let endpoint = format!("{}/chat/completions{query}", path.trim_end_matches('/'));
         let shown_endpoint = redact_url(&endpoint);
-        let config = Agent::config_builder()
-            // 4xx/5xx come back as responses: their bodies say what went wrong.
-            .http_status_as_error(false)
-            // From connecting to the last byte of the body, per request.
-            .timeout_global(Some(Duration::from_millis(settings.timeout_ms)))
-            // A redirected POST would lose its body; say where the server points instead.
-            .max_redirects(0)
-            .user_agent(concat!("redub/", env!("CARGO_PKG_VERSION")))
-            .build();
+        // Statuses as replies, the timeout per request, no redirects: as every HTTP backend.
+        let agent = redub_http::request::agent(Duration::from_millis(settings.timeout_ms));
         Ok(Self {
             settings,
             endpoint,
             shown_endpoint,
-            agent: config.into(),
+            agent,
             compat: Compat { json_mode: true, max_completion_tokens: false, temperature: true },
         })
     }
@@ -265,11 +258,7 @@ impl OpenAiChat {
 
     /// `text` without the key and without the raw endpoint (which may carry credentials).
     fn scrub(&self, text: &str) -> String {
-        let mut text = text.replace(&self.endpoint, &self.shown_endpoint);
-        if let Some(key) = self.settings.key() {
-            text = text.replace(key, "<api key>");
-        }
-        text
+        redub_http::reply::scrub(text, &self.endpoint, &self.shown_endpoint, self.settings.key())
     }
 
     fn error(&self, message: impl std::fmt::Display) -> Error {

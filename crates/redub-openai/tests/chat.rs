@@ -7,13 +7,13 @@ mod support;
 use redub_core::{ChatMessage, ChatModel, ChatOptions, Role};
 use redub_openai::{OpenAiChat, OpenAiSettings};
 use std::time::{Duration, Instant};
-use support::{MockServer, Reply};
+use support::{ChatReplies, MockServer, Reply};
 
 const KEY: &str = "sk-test-0123456789secret";
 
 fn settings(server: &MockServer) -> OpenAiSettings {
     OpenAiSettings {
-        base_url: server.base_url(),
+        base_url: server.url("/v1"),
         model: "test-model".into(),
         api_key: None,
         timeout_ms: 5_000,
@@ -44,7 +44,7 @@ fn error_text(result: redub_core::Result<String>) -> String {
 
 #[test]
 fn sends_the_chat_completions_request() {
-    let server = MockServer::start(vec![Reply::ok(r#"{"lines":["Hola"]}"#)]);
+    let server = MockServer::scripted(vec![Reply::ok(r#"{"lines":["Hola"]}"#)]);
     let mut chat = client(OpenAiSettings { api_key: Some(KEY.into()), ..settings(&server) });
     let options = ChatOptions { temperature: 0.25, max_tokens: 77, json: true };
     let reply = chat.complete(&messages(), &options).unwrap();
@@ -71,7 +71,7 @@ fn sends_the_chat_completions_request() {
 
 #[test]
 fn no_key_means_no_auth_header_and_plain_text_means_no_response_format() {
-    let server = MockServer::start(vec![Reply::ok("Hola")]);
+    let server = MockServer::scripted(vec![Reply::ok("Hola")]);
     let mut chat = client(settings(&server));
     let options = ChatOptions { json: false, ..ChatOptions::default() };
     assert_eq!(chat.complete(&messages(), &options).unwrap(), "Hola");
@@ -82,8 +82,8 @@ fn no_key_means_no_auth_header_and_plain_text_means_no_response_format() {
 
 #[test]
 fn base_url_with_trailing_slash_or_full_endpoint_reaches_the_same_path() {
-    let server = MockServer::start(vec![Reply::ok("x")]);
-    for base in [format!("{}/", server.base_url()), format!("{}/chat/completions", server.base_url())] {
+    let server = MockServer::scripted(vec![Reply::ok("x")]);
+    for base in [format!("{}/", server.url("/v1")), format!("{}/chat/completions", server.url("/v1"))] {
         let mut chat = client(OpenAiSettings { base_url: base, ..settings(&server) });
         complete(&mut chat).unwrap();
     }
@@ -92,7 +92,7 @@ fn base_url_with_trailing_slash_or_full_endpoint_reaches_the_same_path() {
 
 #[test]
 fn rate_limit_waits_for_retry_after() {
-    let server = MockServer::start(vec![
+    let server = MockServer::scripted(vec![
         Reply::error(429, "Rate limit reached for requests").with_header("Retry-After", "1"),
         Reply::ok("done"),
     ]);
@@ -109,7 +109,7 @@ fn rate_limit_waits_for_retry_after() {
 #[test]
 fn server_errors_back_off_then_succeed() {
     let server =
-        MockServer::start(vec![Reply::error(500, "boom"), Reply::error(502, "bad gateway"), Reply::ok("fine")]);
+        MockServer::scripted(vec![Reply::error(500, "boom"), Reply::error(502, "bad gateway"), Reply::ok("fine")]);
     let mut chat = client(OpenAiSettings { backoff_ms: 40, ..settings(&server) });
     assert_eq!(complete(&mut chat).unwrap(), "fine");
     let requests = server.requests();
@@ -121,19 +121,19 @@ fn server_errors_back_off_then_succeed() {
 
 #[test]
 fn server_errors_forever_give_up_after_max_retries_plus_one_attempts() {
-    let server = MockServer::start(vec![Reply::error(503, "overloaded")]);
+    let server = MockServer::scripted(vec![Reply::error(503, "overloaded")]);
     let mut chat = client(OpenAiSettings { max_retries: 3, ..settings(&server) });
     let text = error_text(complete(&mut chat));
     assert_eq!(server.requests().len(), 4);
     assert!(text.contains("gave up after 4 attempts"), "{text}");
     assert!(text.contains("HTTP 503: overloaded"), "{text}");
-    assert!(text.contains(&format!("{}/chat/completions", server.base_url())), "{text}");
+    assert!(text.contains(&format!("{}/chat/completions", server.url("/v1"))), "{text}");
     assert!(text.contains("failing or overloaded"), "{text}");
 }
 
 #[test]
 fn retry_after_longer_than_we_wait_stops_at_once_and_says_so() {
-    let server = MockServer::start(vec![Reply::error(429, "slow down").with_header("Retry-After", "3600")]);
+    let server = MockServer::scripted(vec![Reply::error(429, "slow down").with_header("Retry-After", "3600")]);
     let mut chat = client(settings(&server));
     let started = Instant::now();
     let text = error_text(complete(&mut chat));
@@ -147,7 +147,7 @@ fn retry_after_longer_than_we_wait_stops_at_once_and_says_so() {
 #[test]
 fn out_of_quota_is_not_retried() {
     let body = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#;
-    let server = MockServer::start(vec![Reply::status(429, body)]);
+    let server = MockServer::scripted(vec![Reply::status(429, body)]);
     let mut chat = client(settings(&server));
     let text = error_text(complete(&mut chat));
     assert_eq!(server.requests().len(), 1);
@@ -157,7 +157,7 @@ fn out_of_quota_is_not_retried() {
 #[test]
 fn refused_key_fails_at_once_without_showing_the_key() {
     // Some servers echo the key back in the message; it must not reach ours.
-    let server = MockServer::start(vec![Reply::error(401, &format!("Incorrect API key provided: {KEY}."))]);
+    let server = MockServer::scripted(vec![Reply::error(401, &format!("Incorrect API key provided: {KEY}."))]);
     let mut chat = client(OpenAiSettings { api_key: Some(KEY.into()), ..settings(&server) });
     let text = error_text(complete(&mut chat));
     assert_eq!(server.requests().len(), 1);
@@ -170,7 +170,7 @@ fn refused_key_fails_at_once_without_showing_the_key() {
 
 #[test]
 fn missing_key_on_a_server_that_wants_one() {
-    let server = MockServer::start(vec![Reply::error(403, "forbidden")]);
+    let server = MockServer::scripted(vec![Reply::error(403, "forbidden")]);
     let mut chat = client(settings(&server));
     let text = error_text(complete(&mut chat));
     assert_eq!(server.requests().len(), 1);
@@ -179,31 +179,31 @@ fn missing_key_on_a_server_that_wants_one() {
 
 #[test]
 fn not_found_names_base_url_and_model() {
-    let server = MockServer::start(vec![Reply::error(404, "The model `test-model` does not exist")]);
+    let server = MockServer::scripted(vec![Reply::error(404, "The model `test-model` does not exist")]);
     let mut chat = client(settings(&server));
     let text = error_text(complete(&mut chat));
     assert_eq!(server.requests().len(), 1);
     assert!(text.contains("base URL or the model is wrong"), "{text}");
-    assert!(text.contains(&format!("base_url {}", server.base_url())), "{text}");
+    assert!(text.contains(&format!("base_url {}", server.url("/v1"))), "{text}");
     assert!(text.contains("model test-model") && text.contains("does not exist"), "{text}");
 }
 
 #[test]
 fn other_client_errors_show_the_server_message() {
-    let server = MockServer::start(vec![Reply::error(400, "This model's maximum context length is 8192 tokens")]);
+    let server = MockServer::scripted(vec![Reply::error(400, "This model's maximum context length is 8192 tokens")]);
     let mut chat = client(settings(&server));
     let text = error_text(complete(&mut chat));
     assert_eq!(server.requests().len(), 1);
     assert!(text.contains("HTTP 400") && text.contains("maximum context length is 8192 tokens"), "{text}");
     // Ollama's shape: `error` is a plain string.
-    let server = MockServer::start(vec![Reply::status(400, r#"{"error":"invalid message format"}"#)]);
+    let server = MockServer::scripted(vec![Reply::status(400, r#"{"error":"invalid message format"}"#)]);
     let text = error_text(complete(&mut client(settings(&server))));
     assert!(text.contains("invalid message format"), "{text}");
 }
 
 #[test]
 fn body_that_is_not_json_is_retried_once_then_reported() {
-    let server = MockServer::start(vec![Reply::status(200, "<html>Bad gateway</html>")]);
+    let server = MockServer::scripted(vec![Reply::status(200, "<html>Bad gateway</html>")]);
     let mut chat = client(settings(&server));
     let text = error_text(complete(&mut chat));
     assert_eq!(server.requests().len(), 2);
@@ -213,14 +213,14 @@ fn body_that_is_not_json_is_retried_once_then_reported() {
 
 #[test]
 fn one_broken_body_then_a_good_one_succeeds() {
-    let server = MockServer::start(vec![Reply::status(200, r#"{"choices":[{"mess"#), Reply::ok("ok")]);
+    let server = MockServer::scripted(vec![Reply::status(200, r#"{"choices":[{"mess"#), Reply::ok("ok")]);
     assert_eq!(complete(&mut client(settings(&server))).unwrap(), "ok");
     assert_eq!(server.requests().len(), 2);
 }
 
 #[test]
 fn reply_without_choices_is_reported() {
-    let server = MockServer::start(vec![Reply::status(200, r#"{"id":"x","object":"chat.completion"}"#)]);
+    let server = MockServer::scripted(vec![Reply::status(200, r#"{"id":"x","object":"chat.completion"}"#)]);
     let text = error_text(complete(&mut client(settings(&server))));
     assert_eq!(server.requests().len(), 2);
     assert!(text.contains("no `choices`"), "{text}");
@@ -228,14 +228,14 @@ fn reply_without_choices_is_reported() {
 
 #[test]
 fn empty_content_is_reported() {
-    let server = MockServer::start(vec![Reply::ok("")]);
+    let server = MockServer::scripted(vec![Reply::ok("")]);
     let text = error_text(complete(&mut client(settings(&server))));
     assert!(text.contains("message is empty"), "{text}");
 }
 
 #[test]
 fn reply_cut_at_max_tokens_is_an_error_that_suggests_max_tokens() {
-    let server = MockServer::start(vec![Reply::finished(r#"{"lines":["Hol"#, "length")]);
+    let server = MockServer::scripted(vec![Reply::finished(r#"{"lines":["Hol"#, "length")]);
     let mut chat = client(settings(&server));
     let options = ChatOptions { max_tokens: 12, ..ChatOptions::default() };
     let text = error_text(chat.complete(&messages(), &options));
@@ -245,7 +245,7 @@ fn reply_cut_at_max_tokens_is_an_error_that_suggests_max_tokens() {
 
 #[test]
 fn server_that_rejects_response_format_is_asked_again_without_it_for_the_session() {
-    let server = MockServer::start(vec![
+    let server = MockServer::scripted(vec![
         Reply::error(400, "Unrecognized request argument supplied: response_format"),
         Reply::ok("{}"),
     ]);
@@ -263,7 +263,7 @@ fn server_that_rejects_response_format_is_asked_again_without_it_for_the_session
 
 #[test]
 fn server_that_wants_max_completion_tokens_gets_it() {
-    let server = MockServer::start(vec![
+    let server = MockServer::scripted(vec![
         Reply::error(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."),
         Reply::ok("{}"),
     ]);
@@ -277,7 +277,7 @@ fn server_that_wants_max_completion_tokens_gets_it() {
 
 #[test]
 fn server_that_never_answers_times_out() {
-    let server = MockServer::start(vec![Reply::Hang]);
+    let server = MockServer::scripted(vec![Reply::Hang]);
     let mut chat = client(OpenAiSettings { timeout_ms: 500, max_retries: 0, ..settings(&server) });
     let started = Instant::now();
     let text = error_text(complete(&mut chat));
@@ -289,7 +289,7 @@ fn server_that_never_answers_times_out() {
 
 #[test]
 fn timeouts_are_retried() {
-    let server = MockServer::start(vec![Reply::Hang, Reply::ok("late but fine")]);
+    let server = MockServer::scripted(vec![Reply::Hang, Reply::ok("late but fine")]);
     let mut chat = client(OpenAiSettings { timeout_ms: 300, ..settings(&server) });
     assert_eq!(complete(&mut chat).unwrap(), "late but fine");
     assert_eq!(server.requests().len(), 2);
@@ -297,7 +297,7 @@ fn timeouts_are_retried() {
 
 #[test]
 fn dropped_connection_is_retried() {
-    let server = MockServer::start(vec![Reply::Close, Reply::ok("again")]);
+    let server = MockServer::scripted(vec![Reply::Close, Reply::ok("again")]);
     assert_eq!(complete(&mut client(settings(&server))).unwrap(), "again");
     assert_eq!(server.requests().len(), 2);
 }
@@ -321,7 +321,7 @@ fn nothing_listening_fails_at_once_and_says_what_to_do() {
 
 #[test]
 fn name_is_model_at_base_url() {
-    let server = MockServer::start(vec![Reply::ok("x")]);
+    let server = MockServer::scripted(vec![Reply::ok("x")]);
     let chat = client(OpenAiSettings { api_key: Some(KEY.into()), ..settings(&server) });
-    assert_eq!(chat.name(), format!("openai:test-model@{}", server.base_url()));
+    assert_eq!(chat.name(), format!("openai:test-model@{}", server.url("/v1")));
 }

@@ -1,0 +1,17 @@
+//! Test support for the HTTP backends and the jobs that use them: a small HTTP/1.1 server on
+//! 127.0.0.1 that records every request (bodies as bytes, multipart forms split into parts) and
+//! answers from a script or through a handler the test gives, so each test can play a service,
+//! a rate-limiting one, a hanging one or a broken one without a server crate or a network.
+//! Also the WAV helpers those tests need to make and read audio bodies.
+//!
+//! Only ever a dev-dependency: it panics on anything unexpected, which is what a test wants.
+
+#![allow(clippy::unwrap_used)]
+
+mod multipart;
+mod server;
+mod wav;
+
+pub use multipart::{parse_multipart, Part};
+pub use server::{MockServer, Recorded, Reply};
+pub use wav::{pcm_bytes, read_wav, wav_f32, wav_i16, Wav};
