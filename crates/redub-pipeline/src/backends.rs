@@ -20,6 +20,11 @@ pub trait Backends {
         to: &str,
     ) -> Result<Box<dyn Translator>>;
     fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>>;
+    /// Engines that speak lines side by side, each on its own core; fewer than two: lines are
+    /// spoken one at a time by [`synthesizer`](Self::synthesizer) (the default).
+    fn parallel_synthesizers(&self, _lang: &str) -> Result<Vec<Box<dyn Synthesizer + Send>>> {
+        Ok(Vec::new())
+    }
     /// Speaker embeddings for choosing stock voices; without one, voices are chosen by pitch.
     fn embedder(&self) -> Result<Option<Box<dyn SpeakerEmbedder>>> {
         Ok(None)
@@ -27,6 +32,11 @@ pub trait Backends {
     /// The cloning service `config` names (`None`: stock voices).
     fn voice_service(&self, config: &VoiceConfig) -> Result<Option<Box<dyn CloningService>>> {
         config.build()
+    }
+    /// Where results that are the same for every job are kept (a stock voice reading the fixed
+    /// probe text); `None` keeps nothing across jobs (the default, so stand-ins never share).
+    fn shared_cache(&self) -> Option<std::path::PathBuf> {
+        None
     }
     /// Names and model identities that go into the cache keys of each stage.
     fn identity(&self, stage: &str) -> serde_json::Value;
@@ -74,6 +84,19 @@ impl Backends for OfflineBackends {
 
     fn embedder(&self) -> Result<Option<Box<dyn SpeakerEmbedder>>> {
         Ok(Some(Box::new(redub_diarize::embed::Embedder::load()?)))
+    }
+
+    fn parallel_synthesizers(&self, lang: &str) -> Result<Vec<Box<dyn Synthesizer + Send>>> {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        if cores < 2 {
+            return Ok(Vec::new());
+        }
+        // Past a few sessions the memory grows faster than the gain (one model copy each).
+        redub_tts::engines_for(lang, cores.min(4))
+    }
+
+    fn shared_cache(&self) -> Option<std::path::PathBuf> {
+        Some(redub_core::paths::redub_home().join("cache"))
     }
 
     fn identity(&self, stage: &str) -> serde_json::Value {

@@ -7,12 +7,12 @@
 //! nothing that looks finished, and changing a setting reruns only what depends on it.
 
 use crate::events::EventSink;
+use crate::usage::{Meter, Usage};
 use redub_core::{Error, Result};
 use redub_media::write_atomic;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// What a finished stage left behind.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -22,6 +22,17 @@ pub struct Manifest {
     /// The inputs and settings the key was made from, for people reading the folder.
     pub inputs: serde_json::Value,
     pub took_ms: u64,
+    /// CPU time and peak memory of the run that made it (wall time is `took_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kb: Option<u64>,
+}
+
+impl Manifest {
+    pub fn usage(&self) -> Usage {
+        Usage { wall_ms: self.took_ms, cpu_ms: self.cpu_ms, peak_rss_kb: self.peak_rss_kb }
+    }
 }
 
 /// Hash of everything a stage's result depends on.
@@ -70,15 +81,15 @@ impl Job {
     {
         let key = stage_key(stage, version, &inputs);
         let dir = self.stage_dir(stage);
-        if self.finished(stage, &key).is_some() {
+        if let Some(m) = self.finished(stage, &key) {
             self.events.emit(
                 "stage_skipped",
                 serde_json::json!({ "stage": stage, "key": key, "reason": "finished earlier with the same inputs" }),
             );
-            return Ok(StageResult { dir, key, skipped: true });
+            return Ok(StageResult { dir, key, skipped: true, usage: m.usage() });
         }
         self.events.emit("stage_started", serde_json::json!({ "stage": stage, "key": key }));
-        let t0 = Instant::now();
+        let meter = Meter::start();
         let tmp = self.dir.join(format!("{stage}.tmp"));
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -88,8 +99,15 @@ impl Job {
             self.events.emit("error", serde_json::json!({ "stage": stage, "message": format!("{e}") }));
             return Err(e);
         }
-        let took_ms = t0.elapsed().as_millis() as u64;
-        let manifest = Manifest { stage: stage.to_string(), key: key.clone(), inputs, took_ms };
+        let usage = meter.finish();
+        let manifest = Manifest {
+            stage: stage.to_string(),
+            key: key.clone(),
+            inputs,
+            took_ms: usage.wall_ms,
+            cpu_ms: usage.cpu_ms,
+            peak_rss_kb: usage.peak_rss_kb,
+        };
         let mpath = tmp.join("manifest.json");
         let text = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Json { path: mpath.clone(), source: e })?;
         write_atomic(&mpath, &text)?;
@@ -97,8 +115,18 @@ impl Job {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
         std::fs::rename(&tmp, &dir).map_err(|e| Error::io(&dir, e))?;
-        self.events.emit("stage_done", serde_json::json!({ "stage": stage, "key": key, "took_ms": took_ms }));
-        Ok(StageResult { dir, key, skipped: false })
+        // The stage folder now holds what its units made.
+        self.units(stage).clear();
+        self.events.emit(
+            "stage_done",
+            serde_json::json!({ "stage": stage, "key": key, "took_ms": usage.wall_ms, "cpu_ms": usage.cpu_ms, "peak_rss_kb": usage.peak_rss_kb }),
+        );
+        Ok(StageResult { dir, key, skipped: false, usage })
+    }
+
+    /// The store of `stage`'s finished units (see [`Units`]).
+    pub fn units(&self, stage: &str) -> Units {
+        Units { dir: self.dir.join("units").join(stage) }
     }
 }
 
@@ -107,6 +135,54 @@ pub struct StageResult {
     pub dir: PathBuf,
     pub key: String,
     pub skipped: bool,
+    /// What the run that made the result cost (an earlier run's figures when skipped).
+    pub usage: Usage,
+}
+
+/// The finished units of a stage that has not finished yet (a transcription window, a spoken
+/// line), kept outside the stage's temporary folder as each one finishes, so a crash or a kill
+/// in the middle of a long stage loses only the unit that was running. Each unit is named by a
+/// key that hashes everything its result depends on, so a unit is reused only for the same
+/// work. The stage folder, once finished, holds the results; the store is then emptied.
+#[derive(Clone, Debug)]
+pub struct Units {
+    dir: PathBuf,
+}
+
+impl Units {
+    /// Where the unit file `name` lives (the folder is made on first write).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A finished unit's JSON result, if there is one that can be read.
+    pub fn get<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
+        read_json(&self.path(&format!("{key}.json"))).ok()
+    }
+
+    /// Keep a unit's JSON result. Written last, after any files the unit made, so its presence
+    /// means the unit is whole.
+    pub fn put<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        self.ensure()?;
+        write_json(&self.path(&format!("{key}.json")), value)
+    }
+
+    /// Make the folder, for units that write files of their own before their JSON.
+    pub fn ensure(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))
+    }
+
+    /// Drop every kept unit (after the stage finished and holds them itself).
+    pub fn clear(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A key for a unit of work: a hash of everything its result depends on.
+pub fn unit_key(inputs: &serde_json::Value) -> String {
+    let mut h = Sha256::new();
+    h.update(inputs.to_string().as_bytes());
+    hex::encode(&h.finalize()[..10])
 }
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {

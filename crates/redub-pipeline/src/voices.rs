@@ -83,7 +83,25 @@ pub fn reference_sample(audio: &Audio, spans: &[Span]) -> Result<Audio> {
 const PROBE_MIN_CHARS: usize = 80;
 const PROBE_MAX_CHARS: usize = 160;
 
-/// What every candidate voice reads: the job's longest lines, joined until there is enough,
+/// What every candidate voice reads in a language that has a fixed probe: the same text in
+/// every job, so each voice's reading is made once and kept under `REDUB_HOME` (one short
+/// everyday exchange with a question, a pause and numbers: pitch range, envelope and embedding
+/// all need varied sounds). Written for Redub.
+pub fn fixed_probe_text(lang: &str) -> Option<&'static str> {
+    let base = lang.split(['-', '_']).next().unwrap_or(lang).to_ascii_lowercase();
+    Some(match base.as_str() {
+        "es" => "¿Sabes dónde quedó la llave? Ayer la dejé junto a la ventana, pero hoy no está, y tenemos que salir antes de las ocho.",
+        "en" => "Do you know where the key went? I left it by the window yesterday, but it's gone today, and we have to leave before eight.",
+        "fr" => "Tu sais où est passée la clé ? Je l'ai laissée près de la fenêtre hier, mais elle n'y est plus, et il faut partir avant huit heures.",
+        "it" => "Sai dove è finita la chiave? Ieri l'ho lasciata vicino alla finestra, ma oggi non c'è, e dobbiamo uscire prima delle otto.",
+        "pt" => "Sabes onde foi parar a chave? Ontem deixei-a junto à janela, mas hoje não está lá, e temos de sair antes das oito.",
+        "de" => "Weißt du, wo der Schlüssel ist? Gestern lag er noch am Fenster, aber heute ist er weg, und wir müssen vor acht Uhr los.",
+        "ca" => "Saps on ha anat a parar la clau? Ahir la vaig deixar al costat de la finestra, però avui no hi és, i hem de sortir abans de les vuit.",
+        _ => return None,
+    })
+}
+
+/// What every candidate voice reads in other languages: the job's longest lines, joined until there is enough,
 /// cut at a word boundary when too long; a count when there are no lines.
 pub fn probe_text(lines: &[&str]) -> String {
     let mut longest: Vec<&str> = lines.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).collect();
@@ -387,6 +405,17 @@ mod tests {
         let long = probe_text(&[long_line.as_str()]);
         assert!(long.chars().count() <= PROBE_MAX_CHARS && long.ends_with("palabra"), "{long}");
         assert_eq!(probe_text(&["", "  "]), "1, 2, 3, 4, 5, 6, 7, 8, 9, 10.");
+    }
+
+    #[test]
+    fn fixed_probes_are_within_the_probe_length_and_cover_regional_codes() {
+        for lang in ["es", "en", "fr", "it", "pt", "de", "ca"] {
+            let t = fixed_probe_text(lang).unwrap();
+            let n = t.chars().count();
+            assert!((PROBE_MIN_CHARS..=PROBE_MAX_CHARS).contains(&n), "{lang}: {n} characters");
+        }
+        assert_eq!(fixed_probe_text("pt-BR"), fixed_probe_text("pt"));
+        assert_eq!(fixed_probe_text("xx"), None);
     }
 
     #[test]

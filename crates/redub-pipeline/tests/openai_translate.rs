@@ -12,9 +12,8 @@ use support::{AlternatingSpeakers, Regions, Transcript};
 use redub_core::{Diarizer, Flag, Result, Span, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
 use redub_pipeline::translate::TranslatedLine;
 use redub_pipeline::{dub, Backends, DubRequest, EventSink, TranslatorConfig};
+use redub_testserver::{MockServer, Recorded, Reply};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -37,56 +36,19 @@ struct Seen {
 
 type Responder = dyn Fn(usize, &Value) -> (u16, Vec<(String, String)>, String) + Send + Sync;
 
-/// A chat-completions server on 127.0.0.1: answers each POST with `respond(n, body)`.
+/// A chat-completions server on 127.0.0.1 (the shared loopback server): answers the n-th
+/// request (from 0) with `respond(n, body)`.
 fn serve(respond: Arc<Responder>) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut len, mut auth) = (0usize, None);
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                continue;
-            }
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                if lower.starts_with("authorization:") {
-                    auth = Some(line[14..].trim().to_string());
-                }
-            }
-            let mut body = vec![0u8; len];
-            reader.read_exact(&mut body).unwrap();
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let n = {
-                let mut l = log.lock().unwrap();
-                l.push(Seen { body: body.clone(), auth });
-                l.len() - 1
-            };
-            let (code, headers, text) = respond(n, &body);
-            let mut head = format!(
-                "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-                text.len()
-            );
-            for (k, v) in headers {
-                head.push_str(&format!("{k}: {v}\r\n"));
-            }
-            head.push_str("\r\n");
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(text.as_bytes());
-        }
+    let server = MockServer::start(move |r: &Recorded, earlier: &[Recorded]| {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        log.lock().unwrap().push(Seen { body: body.clone(), auth: r.header("authorization").map(str::to_string) });
+        let (code, headers, text) = respond(earlier.len(), &body);
+        let reply = Reply::json_text(code, &text);
+        headers.iter().fold(reply, |reply, (k, v)| reply.with_header(k, v))
     });
-    (url, seen)
+    (server.url("/v1"), seen)
 }
 
 fn completion(content: &str) -> String {

@@ -5,89 +5,11 @@
 
 mod support;
 
-use support::{AlternatingSpeakers, Regions, Transcript};
+use support::StandIns;
 
-use redub_core::{
-    Audio, Diarizer, Error, Result, Segment, Synthesizer, Transcriber, Translator, VoiceActivityDetector,
-};
-use redub_pipeline::{dub, Backends, DubRequest, EventSink};
-use std::cell::Cell;
+use redub_core::Segment;
+use redub_pipeline::{dub, DubRequest, EventSink};
 use std::path::Path;
-
-/// Stand-ins everywhere; the synthesizer fails while `fail_tts` is set.
-struct StandIns {
-    fail_tts: Cell<bool>,
-    built: Cell<u32>,
-    /// Texts the synthesizer was asked to speak.
-    spoken: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl StandIns {
-    fn new(fail_tts: bool) -> Self {
-        Self { fail_tts: Cell::new(fail_tts), built: Cell::new(0), spoken: Default::default() }
-    }
-}
-
-/// The tone stand-in, recording what it speaks.
-struct Counting(redub_tts::ToneSynth, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
-impl Synthesizer for Counting {
-    fn synthesize(&mut self, t: &str, l: &str, v: &str, s: f32) -> Result<Audio> {
-        self.1.lock().unwrap().push(t.to_string());
-        self.0.synthesize(t, l, v, s)
-    }
-    fn voices(&self, lang: &str) -> Vec<String> {
-        self.0.voices(lang)
-    }
-}
-
-struct Failing;
-impl Synthesizer for Failing {
-    fn synthesize(&mut self, _t: &str, _l: &str, _v: &str, _s: f32) -> Result<Audio> {
-        Err(Error::backend("tone", "simulated crash half-way"))
-    }
-    fn voices(&self, _lang: &str) -> Vec<String> {
-        vec!["a".into()]
-    }
-}
-
-impl Backends for StandIns {
-    fn vad(&self) -> Result<Box<dyn VoiceActivityDetector>> {
-        self.built.set(self.built.get() + 1);
-        Ok(Box::new(Regions::from_ms(&[(500, 1500), (2000, 3500)])))
-    }
-    fn transcriber(&self) -> Result<Box<dyn Transcriber>> {
-        self.built.set(self.built.get() + 1);
-        Ok(Box::new(Transcript(vec![])))
-    }
-    fn diarizer(&self, _settings: &redub_diarize::DiarizeSettings) -> Result<Box<dyn Diarizer>> {
-        self.built.set(self.built.get() + 1);
-        Ok(Box::new(AlternatingSpeakers))
-    }
-    fn translator(
-        &self,
-        _config: &redub_pipeline::TranslatorConfig,
-        _settings: &redub_translate::LlmSettings,
-        _from: &str,
-        _to: &str,
-    ) -> Result<Box<dyn Translator>> {
-        self.built.set(self.built.get() + 1);
-        Ok(Box::new(redub_translate::FixedTranslator::new()))
-    }
-    fn synthesizer(&self, _lang: &str) -> Result<Box<dyn Synthesizer>> {
-        self.built.set(self.built.get() + 1);
-        if self.fail_tts.get() {
-            Ok(Box::new(Failing))
-        } else {
-            Ok(Box::new(Counting(redub_tts::ToneSynth::default(), self.spoken.clone())))
-        }
-    }
-    fn identity(&self, stage: &str) -> serde_json::Value {
-        serde_json::json!({ "stand-in": stage })
-    }
-    fn check_pair(&self, _c: &redub_pipeline::TranslatorConfig, _from: Option<&str>, _to: &str) -> Result<()> {
-        Ok(())
-    }
-}
 
 fn make_input(dir: &Path) -> std::path::PathBuf {
     support::make_input(dir, 4)

@@ -39,5 +39,16 @@ pub fn engine_for(lang: &str) -> Result<Box<dyn Synthesizer + Send>> {
     }
 }
 
+/// `n` engines for `lang` that can speak side by side, one core each: ONNX Runtime's threads
+/// gain little on a model of Kokoro's size (measured with the `kokoro_rtf` example), so two
+/// single-threaded sessions on two cores speak nearly twice the lines of one with two threads.
+pub fn engines_for(lang: &str, n: usize) -> Result<Vec<Box<dyn Synthesizer + Send>>> {
+    if Kokoro::speaks(lang) && phonemize::has_voice(lang)? {
+        (0..n).map(|_| Ok(Box::new(Kokoro::load_with_threads(1)?) as Box<dyn Synthesizer + Send>)).collect()
+    } else {
+        (0..n).map(|_| engine_for(lang)).collect()
+    }
+}
+
 /// Clip edges are trimmed by [`redub_dsp::trim_silence`] (its tests live there).
 pub(crate) use redub_dsp::trim_silence;

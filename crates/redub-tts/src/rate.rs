@@ -26,6 +26,19 @@ pub fn spoken_chars(text: &str) -> usize {
     text.chars().filter(|c| c.is_alphanumeric()).count()
 }
 
+impl SpeechRate {
+    /// The rate of one take: `text` spoken in `ms`; `None` for a text without letters or an
+    /// empty take.
+    pub fn of_take(text: &str, ms: u64, count_words: impl Fn(&str) -> u32) -> Option<Self> {
+        let chars = spoken_chars(text);
+        if ms == 0 || chars == 0 {
+            return None;
+        }
+        let words = f64::from(count_words(text));
+        Some(Self { ms_per_char: ms as f64 / chars as f64, words_per_second: words * 1000.0 / ms as f64 })
+    }
+}
+
 /// Speak `texts` with `voice` at natural speed and measure. Texts without letters are skipped;
 /// `None` when nothing was spoken.
 pub fn measure_rate(
@@ -67,5 +80,11 @@ mod tests {
         assert!(est.abs_diff(whole) <= 2, "{est} vs {whole}");
         assert!(rate.words_per_second > 0.0);
         assert!(measure_rate(&mut tts, "es", "tone-a", &["..."], |_| 0).unwrap().is_none());
+        // One take measured on its own gives the same rate as measuring it.
+        let one = measure_rate(&mut tts, "es", "tone-a", &texts[..1], |t| t.split_whitespace().count() as u32);
+        let take = tts.synthesize(texts[0], "es", "tone-a", 1.0).unwrap().duration_ms();
+        let of = SpeechRate::of_take(texts[0], take, |t| t.split_whitespace().count() as u32);
+        assert_eq!(one.unwrap(), of);
+        assert_eq!(SpeechRate::of_take("...", 100, |_| 0), None);
     }
 }

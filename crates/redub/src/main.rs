@@ -44,6 +44,10 @@ enum Command {
         /// Print one JSON event per line instead of progress bars.
         #[arg(long)]
         json: bool,
+        /// Stop after this stage (e.g. `05-translate`, to review `translations.json` before any
+        /// line is spoken); the same command without it resumes from there.
+        #[arg(long, value_name = "STAGE")]
+        stop_after: Option<String>,
         #[command(flatten)]
         speakers: SpeakerArgs,
         #[command(flatten)]
@@ -230,6 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             keep_original_audio,
             jobs_dir,
             json,
+            stop_after,
             speakers,
             translation,
             voices,
@@ -243,6 +248,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 from,
                 keep_original_audio,
                 diarize: speakers.settings(),
+                stop_after,
                 ..DubRequest::new(input, output, &to, jobs_dir)
             };
             translation.apply(&mut req)?;
@@ -250,6 +256,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let sink = if json { EventSink::with_listener(print_json) } else { bars() };
             let summary = redub_pipeline::dub(&req, &OfflineBackends, sink)
                 .with_context(|| format!("dubbing {}", req.input.display()))?;
+            if let (Some(after), false) = (&summary.paused_after, json) {
+                eprintln!("stopped after {after} as asked: {} lines", summary.lines);
+                eprintln!("job:       {}", summary.job_dir.display());
+                eprintln!("lines:     {}", summary.job_dir.join("05-translate/translations.json").display());
+                eprintln!("run the same command without --stop-after to go on");
+                print_review(&summary);
+                return Ok(());
+            }
             if !json {
                 eprintln!("dubbed {} lines {}→{}", summary.lines, summary.from, summary.to);
                 eprintln!("output:    {}", summary.output.display());

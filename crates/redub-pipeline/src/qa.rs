@@ -1,0 +1,87 @@
+//! QA: the job is done only once its output exists and probes right (DESIGN §4). Writes
+//! `output/report.json`: the render's per-line numbers, what each stage cost (wall, CPU, peak
+//! memory, real-time factor), the languages and the speakers; then the `done` event.
+
+use crate::render::LinePlacement;
+use crate::request::ReviewLine;
+use crate::runner::{JobCx, StageRun};
+use redub_core::{Error, Result};
+use serde_json::json;
+
+/// An output this much longer or shorter than the input is reported.
+const DRIFT_WARN_MS: u64 = 50;
+
+/// What the QA step found, for the summary.
+#[derive(Debug)]
+pub struct Finished {
+    pub lines: usize,
+    pub review: Vec<ReviewLine>,
+}
+
+pub fn finish(cx: &JobCx, runs: &[StageRun]) -> Result<Finished> {
+    let req = cx.req;
+    let out_probe = redub_media::probe(&req.output)?;
+    let input_ms = cx.probe.duration_ms;
+    if out_probe.duration_ms.abs_diff(input_ms) > DRIFT_WARN_MS {
+        cx.events().emit(
+            "warning",
+            json!({ "message": format!("output lasts {} ms, input {} ms", out_probe.duration_ms, input_ms) }),
+        );
+    }
+    let lines = cx.lines()?;
+    let mut report: serde_json::Value = cx.read("08-render", "report.json")?;
+    report["stages"] = json!(runs.iter().map(|r| stage_figures(r, input_ms)).collect::<Vec<_>>());
+    // The earlier flat map, kept for readers of older reports.
+    report["stage_ms"] =
+        json!(runs.iter().map(|r| (r.stage.clone(), json!(r.usage.wall_ms))).collect::<serde_json::Map<_, _>>());
+    report["input"] = json!({ "path": req.input, "duration_ms": input_ms });
+    report["output"] = json!({ "path": req.output, "duration_ms": out_probe.duration_ms });
+    report["languages"] = json!({ "from": cx.from_lang()?, "to": req.to });
+    report["speakers"] = json!(lines.iter().map(|l| l.speaker.clone()).collect::<std::collections::BTreeSet<_>>());
+    let out_dir = cx.job.dir.join("output");
+    std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
+    crate::job::write_json(&out_dir.join("report.json"), &report)?;
+    cx.events()
+        .emit("done", json!({ "output": req.output, "report": out_dir.join("report.json"), "lines": lines.len() }));
+    let placed: Vec<LinePlacement> = serde_json::from_value(report["lines"].clone()).unwrap_or_default();
+    Ok(Finished { lines: lines.len(), review: review_lines(cx, &placed)? })
+}
+
+/// One stage's figures in the report, with its real-time factor (wall time over the input's
+/// length).
+fn stage_figures(r: &StageRun, input_ms: u64) -> serde_json::Value {
+    let rtf = if input_ms > 0 { r.usage.wall_ms as f64 / input_ms as f64 } else { 0.0 };
+    json!({
+        "stage": r.stage,
+        "skipped": r.skipped,
+        "wall_ms": r.usage.wall_ms,
+        "cpu_ms": r.usage.cpu_ms,
+        "peak_rss_kb": r.usage.peak_rss_kb,
+        "rtf": (rtf * 1000.0).round() / 1000.0,
+    })
+}
+
+/// Lines with review flags: the translation's and the render's (`placed`, empty before it).
+pub fn review_lines(cx: &JobCx, placed: &[LinePlacement]) -> Result<Vec<ReviewLine>> {
+    Ok(cx
+        .lines()?
+        .into_iter()
+        .filter_map(|l| {
+            let mut flags = l.flags.clone();
+            for f in placed.iter().filter(|p| p.id == l.id).flat_map(|p| p.flags.iter()) {
+                if !flags.contains(f) {
+                    flags.push(*f);
+                }
+            }
+            (!flags.is_empty()).then(|| ReviewLine {
+                id: l.id,
+                speaker: l.speaker.clone(),
+                start_ms: l.start_ms,
+                source_text: l.source_text,
+                target_text: l.target_text,
+                flags,
+                note: l.note,
+            })
+        })
+        .collect())
+}
