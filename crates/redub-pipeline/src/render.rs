@@ -3,8 +3,10 @@
 //!
 //! Timing rules (DESIGN §1, render): a clip starts at its segment's start, always (assigned,
 //! never accumulated, so errors cannot drift). A clip longer than its slot is time-compressed:
-//! not at all within the 1.05 dead band, at most to 1.3× speed. What still does not fit may run
-//! into the silence after the slot (up to the next line); past that it is flagged, never cut.
+//! not at all within the 1.05 dead band, to its slot up to the comfortable 1.15×; a clip that
+//! needs more runs into the silence after the slot (up to the next line) at 1.15×, and is
+//! compressed further, at most to 1.3×, only as far as that silence is too short. What still
+//! does not fit is flagged, never cut.
 
 use redub_core::{ms_to_samples, samples_to_ms, Audio, Flag, Segment};
 use serde::{Deserialize, Serialize};
@@ -67,6 +69,20 @@ pub fn stretch_for(natural_ms: u64, slot_ms: u64) -> f64 {
     }
 }
 
+/// The stretch for a clip of `natural_ms` in a slot of `slot_ms` followed by silence up to
+/// `room_ms` from the slot's start. Within the comfortable range the clip is fitted to its slot
+/// ([`stretch_for`]); a clip that would need more is stretched to the comfortable limit and
+/// borrows the silence after its slot, and only what the silence cannot hold is stretched
+/// further, up to [`HARD_CAP`]: a little overrun into a pause is heard less than fast speech.
+pub fn stretch_within(natural_ms: u64, slot_ms: u64, room_ms: u64) -> f64 {
+    let for_slot = stretch_for(natural_ms, slot_ms);
+    if for_slot <= COMFORTABLE {
+        return for_slot;
+    }
+    let for_room = natural_ms as f64 / room_ms.max(slot_ms).max(1) as f64;
+    for_room.clamp(COMFORTABLE, HARD_CAP)
+}
+
 /// Fit and place every clip. `original` is the mono mix at the render rate (for loudness
 /// matching); `segments` are sorted by start; `end_ms` is the length of the output.
 pub fn render_speech(
@@ -84,7 +100,7 @@ pub fn render_speech(
         // The silence after the slot, up to the next line (or the end), may be borrowed.
         let room_end = segments.get(i + 1).map(|n| n.start_ms).unwrap_or(end_ms).max(seg.end_ms);
         let natural_ms = clip.audio.duration_ms();
-        let stretch = stretch_for(natural_ms, slot_ms);
+        let stretch = stretch_within(natural_ms, slot_ms, room_end - seg.start_ms);
         let mut samples = if stretch > 1.0 {
             redub_dsp::time_stretch(&clip.audio.samples, rate, 1.0 / stretch)
         } else {
@@ -166,6 +182,18 @@ mod tests {
     }
 
     #[test]
+    fn past_the_comfortable_stretch_the_silence_after_the_slot_is_used_first() {
+        // Within 1.15× the clip fits its slot whatever the room.
+        assert!((stretch_within(1100, 1000, 5000) - 1.1).abs() < 1e-9);
+        // 1.25× needed: 1.15× when the silence after holds the rest...
+        assert_eq!(stretch_within(1250, 1000, 1200), COMFORTABLE);
+        // ...more when it holds only part (1250 / 1050 ≈ 1.19), at most the hard cap.
+        assert!((stretch_within(1250, 1000, 1050) - 1250.0 / 1050.0).abs() < 1e-9);
+        assert_eq!(stretch_within(1250, 1000, 1000), 1.25);
+        assert_eq!(stretch_within(3000, 1000, 1000), HARD_CAP);
+    }
+
+    #[test]
     fn clips_start_at_their_segment_and_never_exceed_the_cap() {
         let rate = 16_000;
         let original = tone(rate, 10_000);
@@ -182,9 +210,11 @@ mod tests {
             assert!(p.stretch <= HARD_CAP);
         }
         assert_eq!(report[0].stretch, 1.0);
-        assert!((report[1].stretch - 1.2).abs() < 0.01);
-        assert_eq!(report[2].stretch, HARD_CAP);
-        // 3000 ms at 1.3× is ~2308 ms: past the end of its slot, but the room runs to 10 s.
+        // 1200 ms in 1000 ms would need 1.2×: 1.15× and 43 ms of the silence after the slot.
+        assert!((report[1].stretch - COMFORTABLE).abs() < 1e-9, "{}", report[1].stretch);
+        assert!(report[1].clip_ms > 1000 && report[1].clip_ms <= 1050, "{}", report[1].clip_ms);
+        // 3000 ms in an 800 ms slot with silence to 10 s: comfortable, running into the silence.
+        assert_eq!(report[2].stretch, COMFORTABLE);
         assert!(report[2].flags.is_empty());
         // The track is silent before the first clip and sounds inside it.
         assert!(track.slice_ms(0, 990).iter().all(|&x| x == 0.0));
