@@ -271,6 +271,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("subtitles: {}", s.display());
                 }
                 eprintln!("report:    {}", summary.job_dir.join("output/report.json").display());
+                print_stages(&summary);
                 print_review(&summary);
             }
             Ok(())
@@ -383,6 +384,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// Where the time went: each stage's wall and CPU time and peak memory (a skipped stage shows
+/// the run that made it).
+fn print_stages(summary: &redub_pipeline::DubSummary) {
+    eprintln!("{:>14} {:>8} {:>8} {:>9}", "stage", "wall s", "cpu s", "peak MB");
+    for r in &summary.stages {
+        let secs = |ms: Option<u64>| ms.map_or("-".to_string(), |m| format!("{:.1}", m as f64 / 1000.0));
+        let mb = r.usage.peak_rss_kb.map_or("-".to_string(), |k| format!("{}", k / 1024));
+        let note = if r.skipped { "  (earlier run)" } else { "" };
+        eprintln!("{:>14} {:>8} {:>8} {:>9}{note}", r.stage, secs(Some(r.usage.wall_ms)), secs(r.usage.cpu_ms), mb);
     }
 }
 

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::Path;
 
-pub const STAGE: Stage = Stage { name: "08-render", version: 1, inputs, run, after: None, still_valid: None };
+/// Version 2: past the comfortable stretch the silence after a slot is used first.
+pub const STAGE: Stage = Stage { name: "08-render", version: 2, inputs, run, after: None, still_valid: None };
 
 /// Highest sample of the final track.
 const PEAK_CEILING: f32 = 0.98;
