@@ -7,13 +7,21 @@ REDUB_HOME ?= $(HOME)/.cache/redub
 CARGO_TARGET_DIR ?= $(REDUB_HOME)/target
 export REDUB_HOME CARGO_TARGET_DIR
 # ort must not download a runtime at build time (setup installs it); whisper.cpp must not be
-# tuned to this CPU, so the binary runs on other machines.
+# tuned to this CPU, so the binary runs on other machines. Its SIMD level is pinned instead to
+# x86-64-v3 (Haswell, 2013, and later: AVX2, FMA, F16C, BMI2), what ggml picks by itself without
+# GGML_NATIVE unless SOURCE_DATE_EPOCH is set, where it would silently drop to SSE only. The
+# flags only apply to x86 targets.
 export ORT_SKIP_DOWNLOAD := 1
 export GGML_NATIVE := OFF
+export GGML_AVX := ON
+export GGML_AVX2 := ON
+export GGML_FMA := ON
+export GGML_F16C := ON
+export GGML_BMI2 := ON
 CARGO ?= cargo
 BIN := $(CARGO_TARGET_DIR)/debug/redub
 
-.PHONY: setup build demo test lint fmt clean-jobs
+.PHONY: setup build demo test lint fmt clean-jobs bench
 setup:
 	@scripts/setup.sh
 
@@ -36,3 +44,9 @@ fmt:
 
 clean-jobs:
 	rm -rf $(REDUB_HOME)/jobs
+
+# A benchmark, never a timed test: dubs examples/sample.mp4 and a generated 10-minute input with
+# the binary `build` makes, per stage, next to faster-whisper on the same audio; writes
+# bench/RESULTS.md. Settings (BENCH_SECS, BENCH_INPUTS, ...) are listed in scripts/bench.sh.
+bench: build
+	@BIN="$(BIN)" scripts/bench.sh

@@ -10,7 +10,14 @@ The file layout written here (magic, hparams, mel filters, byte-level vocabulary
 reversed dims) is whisper.cpp's `ggml` model format. Standard library only: setup must not need
 numpy.
 
-Usage: ct2_whisper_to_ggml.py MODEL_BIN MEL_FILTERS_NPZ TIKTOKEN_FILE OUT_BIN
+With --q8_0 the weight matrices (every 2-D tensor whisper.cpp creates with the model's weight
+type) are written as ggml's Q8_0 blocks instead of f16: 32 weights share one f16 scale
+(max |x| / 127) and are stored as int8 (x / scale, rounded half away from zero, as ggml's own
+reference quantizer does). Half the bytes to stream through the CPU per decoded token, and
+whisper.cpp's int8 dot products; docs/asr.md has the speed and WER against f16. The output is
+deterministic (IEEE doubles, no randomness), so models.lock pins its sha256.
+
+Usage: ct2_whisper_to_ggml.py MODEL_BIN MEL_FILTERS_NPZ TIKTOKEN_FILE OUT_BIN [--q8_0]
 """
 import base64
 import io
@@ -63,6 +70,31 @@ def encode(values, ftype):
     return struct.pack(f"<{len(values)}{'e' if ftype == 1 else 'f'}", *values)
 
 
+GGML_F32, GGML_F16, GGML_Q8_0 = 0, 1, 8
+FTYPE_MOSTLY_F16, FTYPE_MOSTLY_Q8_0 = 1, 7
+# whisper.cpp reads hparams.ftype as (quantization version) * 1000 + ftype; version 2 is ggml's
+# current block layout (GGML_QNT_VERSION).
+QNT_VERSION_FACTOR, QNT_VERSION = 1000, 2
+QK8_0 = 32
+
+
+def quantize_q8_0(values):
+    """ggml block_q8_0 rows: per 32 values an f16 scale d = max|x|/127, then 32 int8 x/d."""
+    if len(values) % QK8_0:
+        sys.exit(f"q8_0: {len(values)} values are not a multiple of {QK8_0}")
+    out = bytearray()
+    half = struct.Struct("<e")
+    for i in range(0, len(values), QK8_0):
+        block = values[i:i + QK8_0]
+        amax = max(max(block), -min(block))
+        d = amax / 127.0
+        inv = 1.0 / d if d else 0.0
+        out += half.pack(d)
+        # int() truncates toward zero, so +-0.5 first rounds half away from zero (C's roundf).
+        out += bytes((int(x * inv + (0.5 if x >= 0 else -0.5)) & 0xFF) for x in block)
+    return bytes(out)
+
+
 def read_npy_f32(raw):
     """Parse a little-endian float32 .npy blob (the mel filter bank)."""
     if raw[:6] != b"\x93NUMPY":
@@ -78,7 +110,12 @@ def read_npy_f32(raw):
 
 
 def main():
-    model_bin, npz_path, tiktoken_path, out_path = sys.argv[1:5]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    flags = {a for a in sys.argv[1:] if a.startswith("--")}
+    if len(args) != 4 or flags - {"--q8_0"}:
+        sys.exit("usage: ct2_whisper_to_ggml.py MODEL_BIN MEL_FILTERS_NPZ TIKTOKEN_FILE OUT_BIN [--q8_0]")
+    model_bin, npz_path, tiktoken_path, out_path = args
+    q8 = "--q8_0" in flags
     v = read_ct2(model_bin)
     d = v["encoder/conv1/weight"][0][0]
     n_mels = v["encoder/conv1/weight"][0][1]
@@ -106,7 +143,8 @@ def main():
     out = io.BytesIO()
     w = out.write
     w(struct.pack("<i", 0x67676D6C))
-    w(struct.pack("<11i", n_vocab, n_audio_ctx, d, n_head, n_audio_layer, n_text_ctx, d, text_head, n_text_layer, n_mels, 1))
+    w(struct.pack("<11i", n_vocab, n_audio_ctx, d, n_head, n_audio_layer, n_text_ctx, d, text_head, n_text_layer, n_mels,
+                      QNT_VERSION * QNT_VERSION_FACTOR + FTYPE_MOSTLY_Q8_0 if q8 else FTYPE_MOSTLY_F16))
     w(struct.pack("<ii", shape[0], shape[1]))
     w(fdata)
     w(struct.pack("<i", len(tokens)))
@@ -114,14 +152,18 @@ def main():
         w(struct.pack("<i", len(t)))
         w(t)
 
+    # Tensors whisper.cpp creates with the model's weight type: the 2-D matrices. Conv kernels are
+    # 3-D (always f16), and these 2-D ones are f32 whatever the weight type.
+    always_f32 = ("encoder.conv1.bias", "encoder.conv2.bias", "encoder.positional_embedding", "decoder.positional_embedding")
+
     def tensor(name, shape, values_or_bytes, src_dtype=None):
-        f32 = len(shape) < 2 or name in ("encoder.conv1.bias", "encoder.conv2.bias", "encoder.positional_embedding", "decoder.positional_embedding")
-        ftype = 0 if f32 else 1
-        if isinstance(values_or_bytes, bytes) and src_dtype == (0 if f32 else 4):
+        f32 = len(shape) < 2 or name in always_f32
+        ftype = GGML_F32 if f32 else (GGML_Q8_0 if q8 and len(shape) == 2 else GGML_F16)
+        if isinstance(values_or_bytes, bytes) and src_dtype == (0 if f32 else 4) and ftype != GGML_Q8_0:
             data = values_or_bytes
         else:
             vals = values_or_bytes if not isinstance(values_or_bytes, bytes) else to_values(shape, src_dtype, values_or_bytes)
-            data = encode(vals, ftype)
+            data = quantize_q8_0(vals) if ftype == GGML_Q8_0 else encode(vals, ftype)
         nm = name.encode()
         w(struct.pack("<iii", len(shape), len(nm), ftype))
         for dim in reversed(shape):
@@ -196,7 +238,8 @@ def main():
         f.write(out.getbuffer())
     import os
     os.replace(tmp, out_path)
-    print(f"wrote {out_path}: {n_audio_layer}+{n_text_layer} layers, d={d}, heads={n_head}, vocab={n_vocab}")
+    print(f"wrote {out_path}: {n_audio_layer}+{n_text_layer} layers, d={d}, heads={n_head}, vocab={n_vocab}, "
+          f"weights {'q8_0' if q8 else 'f16'}")
 
 
 if __name__ == "__main__":

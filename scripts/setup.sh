@@ -40,7 +40,7 @@ fi
 # The stamp records which lock file and which assembly scripts produced the models directory.
 stamp_now="$(cat "$LOCK" "$HERE/assemble_models.py" "$HERE/ct2_whisper_to_ggml.py" "$HERE/campplus_to_onnx.py" \
              "$HERE/NOTICE-diarization-models.md" "$HERE/NOTICE-llm-model.md" | sha256sum | cut -d' ' -f1)"
-required=(onnxruntime/libonnxruntime.so silero-vad/silero_vad.onnx whisper-base/ggml-base.bin
+required=(onnxruntime/libonnxruntime.so silero-vad/silero_vad.onnx whisper-base/ggml-base-q8_0.bin
           kokoro/kokoro-v1.0.int8.onnx kokoro/vocab.json kokoro/voices.json
           segmentation-3.0/segmentation-3.0.onnx segmentation-3.0/NOTICE.md
           campplus/campplus.onnx campplus/NOTICE.md

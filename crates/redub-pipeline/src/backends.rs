@@ -104,7 +104,18 @@ impl Backends for OfflineBackends {
             "voices" => serde_json::json!({ "embedding": model_id(redub_diarize::embed::Embedder::MODEL) }),
             "vad" => serde_json::json!({ "backend": "silero-vad", "model": model_id("silero-vad/silero_vad.onnx") }),
             "transcribe" => {
-                serde_json::json!({ "backend": "whisper", "model": model_id("whisper-base/ggml-base.bin"), "beam": 5 })
+                // What changes the segments: the model file and the decoding settings (threads do
+                // not: ggml gives the same result on any count).
+                let s = redub_asr::WhisperSettings::default();
+                serde_json::json!({
+                    "backend": "whisper",
+                    "model": model_id(redub_asr::MODEL),
+                    "beam": s.beam_size,
+                    "window_ms": s.max_window_ms,
+                    "pause_ms": s.pause_ms,
+                    "fallback": s.fallback,
+                    "flash_attn": s.flash_attn,
+                })
             }
             "diarize" => serde_json::json!({
                 "backend": "pyannote-segmentation-3.0+campplus",
