@@ -270,6 +270,7 @@ impl Whisper {
         for (_, w) in &mut words {
             (w.start_ms, w.end_ms) = packed.span_to_source(w.start_ms, w.end_ms);
         }
+        snap_region_starts(&mut words, group);
         Ok(segments(words, &lang))
     }
 
@@ -353,6 +354,25 @@ fn segments(words: Vec<(usize, Word)>, lang: &str) -> Vec<Segment> {
     out
 }
 
+/// DTW may place the first word after a pause late: on the sample the second "Hello?" came
+/// 1.2 s after the speech region it opens, in a window where the previous word ended before the
+/// pause (decoded as a window of its own, it was right). VAD starts a region where speech
+/// starts, so the first word of a region starts at most [`FIRST_WORD_LATE_MS`] after it; a
+/// later start is moved to the region's start (its end, bounded by the next word, stays).
+fn snap_region_starts(words: &mut [(usize, Word)], group: &[Span]) {
+    for r in group {
+        let first = words.iter_mut().map(|(_, w)| w).find(|w| w.start_ms >= r.start_ms && w.start_ms < r.end_ms);
+        if let Some(w) = first {
+            if w.start_ms > r.start_ms + FIRST_WORD_LATE_MS {
+                w.start_ms = r.start_ms;
+            }
+        }
+    }
+}
+
+/// See [`snap_region_starts`].
+const FIRST_WORD_LATE_MS: u64 = 300;
+
 fn speech_ms(group: &[Span]) -> u64 {
     group.iter().map(|r| r.duration_ms()).sum()
 }
@@ -414,6 +434,22 @@ impl Transcriber for Whisper {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_late_first_word_of_a_region_moves_to_the_region_start() {
+        let w = |t: &str, s, e| (0usize, Word { text: t.into(), start_ms: s, end_ms: e, p: 0.9 });
+        let group = [Span::new(1000, 2000), Span::new(3000, 9000)];
+        // The first region's word is on time; the second region's first word is 1.2 s late.
+        let mut words = vec![w("Hello?", 1050, 1500), w("Hello?", 4200, 4300), w("Oh,", 4320, 4500)];
+        snap_region_starts(&mut words, &group);
+        let starts: Vec<u64> = words.iter().map(|(_, w)| w.start_ms).collect();
+        assert_eq!(starts, [1050, 3000, 4320], "only the late first word moves");
+        assert_eq!(words[1].1.end_ms, 4300, "its end stays");
+        // Within the tolerance nothing moves.
+        let mut words = vec![w("Yes.", 3250, 3600)];
+        snap_region_starts(&mut words, &group);
+        assert_eq!(words[0].1.start_ms, 3250);
+    }
 
     #[test]
     fn sentences_split_at_end_punctuation() {
