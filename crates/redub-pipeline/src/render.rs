@@ -3,7 +3,8 @@
 //!
 //! Timing rules (DESIGN §1, render): a clip starts at its segment's start, always (assigned,
 //! never accumulated, so errors cannot drift). A clip longer than its slot is time-compressed:
-//! not at all within the 1.05 dead band, to its slot up to the comfortable 1.15×; a clip that
+//! not at all within the 1.05 dead band (unless it would run into the next line), to its slot
+//! up to the comfortable 1.15×; a clip that
 //! needs more runs into the silence after the slot (up to the next line) at 1.15×, and is
 //! compressed further, at most to 1.3×, only as far as that silence is too short. What still
 //! does not fit is flagged, never cut.
@@ -76,6 +77,11 @@ pub fn stretch_for(natural_ms: u64, slot_ms: u64) -> f64 {
 /// further, up to [`HARD_CAP`]: a little overrun into a pause is heard less than fast speech.
 pub fn stretch_within(natural_ms: u64, slot_ms: u64, room_ms: u64) -> f64 {
     let for_slot = stretch_for(natural_ms, slot_ms);
+    // The dead band spares a clip that is a little long, not one that would run into the next
+    // line: that one is fitted to the room it has.
+    if for_slot == 1.0 && natural_ms > room_ms && room_ms > 0 {
+        return natural_ms as f64 / room_ms as f64;
+    }
     if for_slot <= COMFORTABLE {
         return for_slot;
     }
@@ -185,6 +191,9 @@ mod tests {
     fn past_the_comfortable_stretch_the_silence_after_the_slot_is_used_first() {
         // Within 1.15× the clip fits its slot whatever the room.
         assert!((stretch_within(1100, 1000, 5000) - 1.1).abs() < 1e-9);
+        // Within the dead band it is left alone, unless it would run into the next line.
+        assert_eq!(stretch_within(1040, 1000, 1100), 1.0);
+        assert!((stretch_within(1040, 1000, 1000) - 1.04).abs() < 1e-9);
         // 1.25× needed: 1.15× when the silence after holds the rest...
         assert_eq!(stretch_within(1250, 1000, 1200), COMFORTABLE);
         // ...more when it holds only part (1250 / 1050 ≈ 1.19), at most the hard cap.

@@ -14,11 +14,12 @@ pub const MAX_ENGINE_SPEED: f64 = 1.25;
 /// syllables a second, where Spanish speakers average 7.8. Such a line may be sped up to that
 /// pace, but never past this.
 pub const ENGINE_SPEED_CEILING: f64 = 1.5;
-/// Synthesis calls per line at most, natural speed included: a local engine may refine its
-/// speed once after the predicted take; a cloning service bills each call, so it gets one
-/// faster take.
-pub const STOCK_CALLS: usize = 3;
-pub const SERVICE_CALLS: usize = 2;
+/// Synthesis calls per line at most, natural speed included: the natural take and one at the
+/// predicted speed (DESIGN: the engine's speed first, then time-stretch the rest), for a stock
+/// engine and a cloning service (which bills each call) alike. A third, refining take was the
+/// rule before the prediction left the pauses out; `fit_with_engine` still refines when given
+/// more calls.
+pub const CALLS: usize = 2;
 /// A take this close above its slot is kept rather than spoken again: the render stage's
 /// dead band (1.05) absorbs it without stretching audibly, and another take costs the line's
 /// whole length in compute again.
@@ -86,7 +87,7 @@ impl<'a> Speaker<'a> {
         let lang = self.lang.clone();
         match engine {
             Engine::Stock(tts) => {
-                let fitted = fit_with_engine(tts.as_mut(), line, &lang, &self.voice.voice, slot_ms, STOCK_CALLS)?;
+                let fitted = fit_with_engine(tts.as_mut(), line, &lang, &self.voice.voice, slot_ms, CALLS)?;
                 if self.profiles.is_none() {
                     let probe =
                         redub_media::read_wav_mono(&self.dir.join("probes").join(format!("{}.wav", self.voice.voice)))?;
@@ -108,7 +109,7 @@ impl<'a> Speaker<'a> {
                     self.clone = Some(id.clone());
                     id
                 };
-                fit_with_engine(service.as_mut(), line, &lang, &voice, slot_ms, SERVICE_CALLS)
+                fit_with_engine(service.as_mut(), line, &lang, &voice, slot_ms, CALLS)
             }
         }
     }
@@ -276,7 +277,7 @@ mod tests {
         for shrink in [1.25, 1.35, 1.5] {
             let slot = (natural as f64 / shrink) as u64;
             let mut n = narrator(8, 1.0);
-            let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, STOCK_CALLS).unwrap();
+            let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, CALLS).unwrap();
             assert_eq!(n.asked.len(), 2, "natural, then the predicted speed: {:?}", n.asked);
             assert!(f.audio.duration_ms() <= slot, "{} ms in {slot} ms (asked {:?})", f.audio.duration_ms(), n.asked);
             assert!(f.audio.duration_ms() as f64 >= slot as f64 * 0.95, "not much shorter than needed");
@@ -289,14 +290,15 @@ mod tests {
         let natural = natural_ms(8);
         let slot = (natural as f64 / 1.32) as u64;
         let mut n = narrator(8, 0.5);
-        let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, STOCK_CALLS).unwrap();
+        // Given a third call, it refines.
+        let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, 3).unwrap();
         assert!(n.asked.len() == 3 && n.asked[2] > n.asked[1], "refined: {:?}", n.asked);
         assert_eq!(f.takes, 3);
         assert!(f.audio.duration_ms() as f64 <= slot as f64 * CLOSE_ENOUGH, "{} ms in {slot}", f.audio.duration_ms());
         assert!(f.speed > 1.1 && f.speed <= ENGINE_SPEED_CEILING as f32, "{}", f.speed);
-        // A service gets one faster take at most.
+        // By default one faster take at most.
         let mut n = narrator(8, 0.5);
-        fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, SERVICE_CALLS).unwrap();
+        fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, CALLS).unwrap();
         assert_eq!(n.asked.len(), 2);
     }
 

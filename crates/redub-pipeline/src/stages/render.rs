@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::Path;
 
-/// Version 2: past the comfortable stretch the silence after a slot is used first.
+/// Version 2: past the comfortable stretch the silence after a slot is used first; a clip in
+/// the dead band that would run into the next line is fitted to its room.
 pub const STAGE: Stage = Stage { name: "08-render", version: 2, inputs, run, after: None, still_valid: None };
 
 /// Highest sample of the final track.
