@@ -264,7 +264,8 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
 
 /// Each speaker's lines dealt out over `engines` (one thread each), so every core speaks; the
 /// parts are still [`SpeakerTask`]s, so each is one [`synthesize_speaker`] call. The first
-/// failure stops the others after their current line and is returned.
+/// failure stops the others once the part they are speaking is done (its lines are kept
+/// as units either way) and is returned.
 fn speak_side_by_side(
     tasks: &[SpeakerTask],
     engines: Vec<Box<dyn redub_core::Synthesizer + Send>>,
