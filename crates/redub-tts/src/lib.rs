@@ -24,6 +24,19 @@ use redub_core::{Error, Result, Synthesizer};
 /// The engine for `lang`: [`Kokoro`] for the languages it speaks, [`Espeak`] for the others
 /// espeak-ng has a voice for, `Error::Unsupported` (listing what is available) otherwise.
 pub fn engine_for(lang: &str) -> Result<Box<dyn Synthesizer + Send>> {
+    engine_with_threads(lang, 0)
+}
+
+/// `n` engines for `lang` that can speak side by side, one core each: ONNX Runtime's threads
+/// gain little on a model of Kokoro's size (with the `kokoro_rtf` example on a loaded 2-core
+/// machine, one thread read at a real-time factor of 0.98, two at 1.34), so each session gets
+/// one thread and the sessions share the cores.
+pub fn engines_for(lang: &str, n: usize) -> Result<Vec<Box<dyn Synthesizer + Send>>> {
+    (0..n).map(|_| engine_with_threads(lang, 1)).collect()
+}
+
+/// [`engine_for`] with `threads` ONNX Runtime threads for Kokoro (0 = all cores).
+fn engine_with_threads(lang: &str, threads: usize) -> Result<Box<dyn Synthesizer + Send>> {
     if !phonemize::has_voice(lang)? {
         let espeak = phonemize::espeak_languages(None)?;
         return Err(Error::Unsupported(format!(
@@ -33,20 +46,9 @@ pub fn engine_for(lang: &str) -> Result<Box<dyn Synthesizer + Send>> {
         )));
     }
     if Kokoro::speaks(lang) {
-        Ok(Box::new(Kokoro::load()?))
+        Ok(Box::new(Kokoro::load_with_threads(threads)?))
     } else {
         Ok(Box::new(Espeak::new()))
-    }
-}
-
-/// `n` engines for `lang` that can speak side by side, one core each: ONNX Runtime's threads
-/// gain little on a model of Kokoro's size (measured with the `kokoro_rtf` example), so two
-/// single-threaded sessions on two cores speak nearly twice the lines of one with two threads.
-pub fn engines_for(lang: &str, n: usize) -> Result<Vec<Box<dyn Synthesizer + Send>>> {
-    if Kokoro::speaks(lang) && phonemize::has_voice(lang)? {
-        (0..n).map(|_| Ok(Box::new(Kokoro::load_with_threads(1)?) as Box<dyn Synthesizer + Send>)).collect()
-    } else {
-        (0..n).map(|_| engine_for(lang)).collect()
     }
 }
 

@@ -30,12 +30,15 @@ impl SpeechRate {
     /// The rate of one take: `text` spoken in `ms`; `None` for a text without letters or an
     /// empty take.
     pub fn of_take(text: &str, ms: u64, count_words: impl Fn(&str) -> u32) -> Option<Self> {
-        let chars = spoken_chars(text);
+        Self::of_totals(ms, spoken_chars(text), u64::from(count_words(text)))
+    }
+
+    /// The rate of `ms` of speech holding `chars` letters and `words` words.
+    fn of_totals(ms: u64, chars: usize, words: u64) -> Option<Self> {
         if ms == 0 || chars == 0 {
             return None;
         }
-        let words = f64::from(count_words(text));
-        Some(Self { ms_per_char: ms as f64 / chars as f64, words_per_second: words * 1000.0 / ms as f64 })
+        Some(Self { ms_per_char: ms as f64 / chars as f64, words_per_second: words as f64 * 1000.0 / ms as f64 })
     }
 }
 
@@ -55,10 +58,7 @@ pub fn measure_rate(
         chars += spoken_chars(t);
         words += u64::from(count_words(t));
     }
-    if ms == 0 || chars == 0 {
-        return Ok(None);
-    }
-    Ok(Some(SpeechRate { ms_per_char: ms as f64 / chars as f64, words_per_second: words as f64 * 1000.0 / ms as f64 }))
+    Ok(SpeechRate::of_totals(ms, chars, words))
 }
 
 #[cfg(test)]

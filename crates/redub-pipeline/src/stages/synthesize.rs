@@ -149,7 +149,7 @@ impl Earlier<'_> {
         }
         let prev = self.previous.iter().find(|e| e.file == line.file)?;
         self.units.ensure().ok()?;
-        std::fs::copy(self.previous_dir.join("clips").join(&line.file), self.units.path(&line.file)).ok()?;
+        link_or_copy(&self.previous_dir.join("clips").join(&line.file), &self.units.path(&line.file)).ok()?;
         Some(ClipEntry { id: line.id, takes: 0, ..prev.clone() })
     }
 }
@@ -249,10 +249,8 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let clips = dir.join("clips");
     std::fs::create_dir_all(&clips).map_err(|e| Error::io(&clips, e))?;
     for e in &entries {
-        let (from, to) = (units.path(&e.file), clips.join(&e.file));
-        if std::fs::hard_link(&from, &to).is_err() {
-            std::fs::copy(&from, &to).map_err(|err| Error::io(&from, err))?;
-        }
+        let from = units.path(&e.file);
+        link_or_copy(&from, &clips.join(&e.file)).map_err(|err| Error::io(&from, err))?;
     }
     let spoken: u32 = entries.iter().map(|e| e.takes).sum();
     cx.events().emit(
@@ -260,6 +258,12 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
         json!({ "stage": STAGE.name, "lines": entries.len(), "reused": entries.iter().filter(|e| e.takes == 0).count(), "synthesis_calls": spoken }),
     );
     write_json(&dir.join("clips.json"), &entries)
+}
+
+/// `to` as a second name of the clip `from` (same disk, so no bytes move), or a copy where
+/// links cannot be made.
+fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::hard_link(from, to).or_else(|_| std::fs::copy(from, to).map(|_| ()))
 }
 
 /// Each speaker's lines dealt out over `engines` (one thread each), so every core speaks; the
