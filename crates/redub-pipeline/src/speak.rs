@@ -4,7 +4,7 @@
 
 use crate::config::CloningService;
 use crate::voices::SpeakerVoice;
-use redub_core::{Audio, Result, Synthesizer};
+use redub_core::{Audio, Error, Result, Synthesizer};
 use std::path::Path;
 
 /// The engine is asked to speak at most this much faster; time-stretch does the rest...
@@ -27,6 +27,12 @@ const CLOSE_ENOUGH: f64 = 1.03;
 /// The predicted speed aims this much below the slot, so that the first faster take usually
 /// fits (frame rounding and trimmed edges make lengths a little uneven).
 const AIM: f64 = 0.98;
+/// A line expected to run this much over its slot skips the natural take (see
+/// [`fit_with_engine`]): below it, the pauses alone may make it fit.
+pub const PREDICT_OVER: f64 = 1.05;
+/// A predicted take this much shorter than its slot is spoken again, slower: the line would
+/// sound rushed for nothing.
+pub const TOO_FAST: f64 = 0.88;
 
 /// Who speaks the lines.
 pub enum Engine {
@@ -64,6 +70,8 @@ pub struct Speaker<'a> {
     /// The stock voice's and the speaker's profiles, measured on first use.
     profiles: Option<(Option<redub_dsp::VoiceProfile>, Option<redub_dsp::VoiceProfile>)>,
     clone: Option<String>,
+    /// Natural length over estimate of each line spoken so far.
+    paces: Vec<f64>,
 }
 
 impl<'a> Speaker<'a> {
@@ -76,18 +84,26 @@ impl<'a> Speaker<'a> {
             job: job.to_string(),
             profiles: None,
             clone: None,
+            paces: Vec::new(),
         }
     }
 
     /// `text` in this speaker's voice, fitted to `slot_ms` with the engine's speed; the speed
     /// of the take kept and the number of takes.
-    pub fn speak(&mut self, engine: &mut Engine, text: &str, slot_ms: u64) -> Result<Fitted> {
+    ///
+    /// `estimate_ms` is the line's expected natural length from the job's speaking rate
+    /// (05-translate's `rate.json`); it is scaled by what this speaker's earlier lines took
+    /// against their estimates, so a voice faster or slower than the measured one is predicted
+    /// from its own lines. For a clone, whose pace nothing measured before its first line, the
+    /// estimate is only used from the second line on.
+    pub fn speak(&mut self, engine: &mut Engine, text: &str, slot_ms: u64, estimate_ms: Option<u64>) -> Result<Fitted> {
         // Its syllables set how fast the engine may go, whichever engine speaks it.
         let line = (text, redub_tts::phonemize::syllables(text, &self.lang).ok());
         let lang = self.lang.clone();
-        match engine {
+        let expected = self.calibrated(estimate_ms, matches!(engine, Engine::Stock(_)));
+        let fitted = match engine {
             Engine::Stock(tts) => {
-                let fitted = fit_with_engine(tts.as_mut(), line, &lang, &self.voice.voice, slot_ms, CALLS)?;
+                let fitted = fit_with_engine(tts.as_mut(), line, &lang, &self.voice.voice, slot_ms, CALLS, expected)?;
                 if self.profiles.is_none() {
                     let probe =
                         redub_media::read_wav_mono(&self.dir.join("probes").join(format!("{}.wav", self.voice.voice)))?;
@@ -96,7 +112,7 @@ impl<'a> Speaker<'a> {
                         Some((redub_dsp::VoiceProfile::measure(&probe), redub_dsp::VoiceProfile::measure(&reference)));
                 }
                 let (from, to) = self.profiles.as_ref().map_or((None, None), |(a, b)| (a.as_ref(), b.as_ref()));
-                Ok(Fitted { audio: crate::voices::adapt(&fitted.audio, from, to), ..fitted })
+                Fitted { audio: crate::voices::adapt(&fitted.audio, from, to), ..fitted }
             }
             Engine::Service { service, .. } => {
                 let voice = if !self.voice.voice.is_empty() {
@@ -109,9 +125,25 @@ impl<'a> Speaker<'a> {
                     self.clone = Some(id.clone());
                     id
                 };
-                fit_with_engine(service.as_mut(), line, &lang, &voice, slot_ms, CALLS)
+                fit_with_engine(service.as_mut(), line, &lang, &voice, slot_ms, CALLS, expected)?
             }
+        };
+        if let Some(est) = estimate_ms.filter(|&e| e > 0) {
+            self.paces.push(fitted.natural_ms as f64 / est as f64);
         }
+        Ok(fitted)
+    }
+
+    /// `estimate_ms` scaled by the median of this speaker's natural lengths over their
+    /// estimates so far; unscaled for a stock voice's first line, none for a clone's.
+    fn calibrated(&self, estimate_ms: Option<u64>, stock: bool) -> Option<u64> {
+        let est = estimate_ms.filter(|&e| e > 0)? as f64;
+        if self.paces.is_empty() {
+            return stock.then_some(est.round() as u64);
+        }
+        let mut p = self.paces.clone();
+        p.sort_by(f64::total_cmp);
+        Some((est * p[p.len() / 2]).round() as u64)
     }
 
     /// Delete the clone this run made for the speaker, if any. Plans limit how many voices an
@@ -132,17 +164,26 @@ pub struct Fitted {
     pub audio: Audio,
     pub speed: f32,
     pub takes: u32,
+    /// The line's length at natural speed: measured when a take was natural, else inferred
+    /// from the first take (its speech × its speed, plus its pauses).
+    pub natural_ms: u64,
 }
 
-/// Synthesise `text` to fit `slot_ms`. At natural speed first; a line over its slot first
-/// loses air from its pauses (down to [`redub_dsp::PAUSE_FLOOR_MS`] each), then is spoken at
-/// the speed predicted to fit, and refined with at most `calls − 2` more takes if it still does
-/// not fit. The prediction: an engine's speech scales as 1/speed (Kokoro divides its predicted
-/// phoneme durations by it), while the pauses that are left after tightening do not change
-/// (they are at the floor either way), so only the speech part has to shrink into what the
-/// slot leaves after them. The speed is capped at [`MAX_ENGINE_SPEED`], or higher for a line
-/// whose natural take of `syllables` is slower than the language's native pace. The render
-/// stage time-stretches what remains.
+/// Synthesise `text` to fit `slot_ms`. A line expected to fit is spoken at natural speed first;
+/// a line over its slot first loses air from its pauses (down to [`redub_dsp::PAUSE_FLOOR_MS`]
+/// each), then is spoken at the speed predicted to fit, and refined with at most `calls − 2`
+/// more takes if it still does not fit. The prediction: an engine's speech scales as 1/speed
+/// (Kokoro divides its predicted phoneme durations by it), while the pauses that are left
+/// after tightening do not change (they are at the floor either way), so only the speech part
+/// has to shrink into what the slot leaves after them. The speed is capped at
+/// [`MAX_ENGINE_SPEED`], or higher for a line whose natural pace over its `syllables` is
+/// slower than the language's native pace. The render stage time-stretches what remains.
+///
+/// With `expected_ms` (the line's expected natural length) over [`PREDICT_OVER`] × the slot,
+/// the natural take is skipped: the first take is at the speed the estimate predicts, and the
+/// second only corrects it, when the first ran over the slot or came out much shorter than it
+/// ([`TOO_FAST`]). On the 10-minute bench input's 129 lines this spoke a fifth less audio for the
+/// same fit (docs/synthesis.md).
 pub fn fit_with_engine(
     tts: &mut dyn Synthesizer,
     line: (&str, Option<usize>),
@@ -150,6 +191,7 @@ pub fn fit_with_engine(
     voice: &str,
     slot_ms: u64,
     calls: usize,
+    expected_ms: Option<u64>,
 ) -> Result<Fitted> {
     let (text, syllables) = line;
     let slot_ms = slot_ms.max(1);
@@ -161,31 +203,72 @@ pub fn fit_with_engine(
         let samples = redub_dsp::tighten_pauses(&a.samples, a.rate, over);
         Audio::new(a.rate, samples)
     };
-    let mut audio = tighten(tts.synthesize(text, lang, voice, 1.0)?);
-    let cap = speed_cap(&audio, syllables, lang);
-    // The speed of the latest take, and of the take kept (the shortest so far).
-    let (mut speed, mut kept, mut takes) = (1.0f64, 1.0f64, 1u32);
-    let mut latest = audio.clone();
+    let first = match expected_ms {
+        Some(e) if e as f64 > PREDICT_OVER * slot_ms as f64 => {
+            (e as f64 / (slot_ms as f64 * AIM)).clamp(1.0, pace_cap(e, syllables, lang))
+        }
+        _ => 1.0,
+    };
+    let raw = tts.synthesize(text, lang, voice, first as f32)?;
+    let natural_ms = (raw.duration_ms() as f64 * first).round() as u64;
+    let speech_ms = raw.duration_ms().saturating_sub(redub_dsp::pause_ms(&raw.samples, raw.rate));
+    let cap = pace_cap((speech_ms as f64 * first) as u64, syllables, lang).max(first);
+    let mut spoken = vec![(first, tighten(raw))];
     for _ in 1..calls {
-        let ratio = audio.duration_ms() as f64 / slot_ms as f64;
-        let close = if takes == 1 { 1.0 } else { CLOSE_ENOUGH };
-        if ratio <= close || speed >= cap {
+        let (speed, latest) =
+            spoken.last().map(|(s, a)| (*s, a)).ok_or_else(|| Error::backend("synthesize", "no take"))?;
+        let ratio = latest.duration_ms() as f64 / slot_ms as f64;
+        let close = tolerance(spoken.len() - 1, speed);
+        let predicted = predict_speed(speed, latest, slot_ms);
+        let next = if ratio > close {
+            predicted.min(cap)
+        } else if speed > 1.0 && ratio < TOO_FAST {
+            predicted.max(1.0)
+        } else {
+            break;
+        };
+        if (next - speed).abs() < 0.005 || (ratio > close && next < speed) {
             break;
         }
-        let next = predict_speed(speed, &latest, slot_ms).min(cap);
-        if next <= speed {
-            break;
-        }
-        latest = tighten(tts.synthesize(text, lang, voice, next as f32)?);
-        speed = next;
-        takes += 1;
-        // An engine that ignores its speed gives nothing back; keep the shorter take.
-        if latest.duration_ms() < audio.duration_ms() {
-            audio = latest.clone();
-            kept = next;
+        let take = tighten(tts.synthesize(text, lang, voice, next as f32)?);
+        spoken.push((next, take));
+    }
+    let takes = spoken.len() as u32;
+    let (speed, audio) = keep(spoken, slot_ms);
+    Ok(Fitted { audio, speed: speed as f32, takes, natural_ms })
+}
+
+/// How far over its slot a take may be and still be kept: a natural first take must fit
+/// (another take is cheap next to a line that sounds squeezed), a faster one within
+/// [`CLOSE_ENOUGH`].
+fn tolerance(index: usize, speed: f64) -> f64 {
+    if index == 0 && speed == 1.0 {
+        1.0
+    } else {
+        CLOSE_ENOUGH
+    }
+}
+
+/// The take to keep: the slowest that fits its slot ([`tolerance`]), else the shortest (an
+/// engine that ignores its speed gives nothing back).
+fn keep(spoken: Vec<(f64, Audio)>, slot_ms: u64) -> (f64, Audio) {
+    let mut best: Option<(f64, Audio, bool)> = None;
+    for (i, (speed, audio)) in spoken.into_iter().enumerate() {
+        let fits = audio.duration_ms() as f64 <= slot_ms as f64 * tolerance(i, speed);
+        let better = match &best {
+            None => true,
+            Some((s, b, b_fits)) => match (fits, *b_fits) {
+                (true, true) => speed < *s,
+                (true, false) => true,
+                (false, true) => false,
+                (false, false) => audio.duration_ms() < b.duration_ms(),
+            },
+        };
+        if better {
+            best = Some((speed, audio, fits));
         }
     }
-    Ok(Fitted { audio, speed: kept as f32, takes })
+    best.map_or_else(|| (1.0, Audio::new(24_000, Vec::new())), |(s, a, _)| (s, a))
 }
 
 /// The speed at which `take` (spoken at `speed`) would fit `slot_ms`: its speech shrinks as
@@ -202,11 +285,10 @@ pub fn predict_speed(speed: f64, take: &Audio, slot_ms: u64) -> f64 {
     speed * speech / room
 }
 
-/// The fastest engine speed for a line whose natural take is `take`: [`MAX_ENGINE_SPEED`], or
-/// up to [`ENGINE_SPEED_CEILING`] as far as the take's pace (syllables per second of speech,
-/// pauses left out) is below the language's native pace.
-fn speed_cap(take: &Audio, syllables: Option<usize>, lang: &str) -> f64 {
-    let speech_ms = take.duration_ms().saturating_sub(redub_dsp::pause_ms(&take.samples, take.rate));
+/// The fastest engine speed for a line of `syllables` whose speech at natural speed lasts
+/// `speech_ms`: [`MAX_ENGINE_SPEED`], or up to [`ENGINE_SPEED_CEILING`] as far as its pace
+/// (syllables per second of speech, pauses left out) is below the language's native pace.
+fn pace_cap(speech_ms: u64, syllables: Option<usize>, lang: &str) -> f64 {
     match syllables {
         Some(n) if n > 0 && speech_ms > 0 => {
             let pace = n as f64 * 1000.0 / speech_ms as f64;
@@ -264,7 +346,7 @@ mod tests {
         // 12 syllables: 2 400 ms of speech and two 450 ms pauses that can each give 300 ms.
         let natural = natural_ms(12);
         let mut n = narrator(12, 1.0);
-        let f = fit_with_engine(&mut n, ("", Some(12)), "es", "v", natural - 500, 3).unwrap();
+        let f = fit_with_engine(&mut n, ("", Some(12)), "es", "v", natural - 500, 3, None).unwrap();
         assert_eq!((f.speed, f.takes, n.asked.as_slice()), (1.0, 1, &[1.0f32][..]), "one take at natural speed");
         assert!(f.audio.duration_ms() <= natural - 500 + 10, "{} ms", f.audio.duration_ms());
     }
@@ -277,7 +359,7 @@ mod tests {
         for shrink in [1.25, 1.35, 1.5] {
             let slot = (natural as f64 / shrink) as u64;
             let mut n = narrator(8, 1.0);
-            let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, CALLS).unwrap();
+            let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, CALLS, None).unwrap();
             assert_eq!(n.asked.len(), 2, "natural, then the predicted speed: {:?}", n.asked);
             assert!(f.audio.duration_ms() <= slot, "{} ms in {slot} ms (asked {:?})", f.audio.duration_ms(), n.asked);
             assert!(f.audio.duration_ms() as f64 >= slot as f64 * 0.95, "not much shorter than needed");
@@ -291,14 +373,14 @@ mod tests {
         let slot = (natural as f64 / 1.32) as u64;
         let mut n = narrator(8, 0.5);
         // Given a third call, it refines.
-        let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, 3).unwrap();
+        let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, 3, None).unwrap();
         assert!(n.asked.len() == 3 && n.asked[2] > n.asked[1], "refined: {:?}", n.asked);
         assert_eq!(f.takes, 3);
         assert!(f.audio.duration_ms() as f64 <= slot as f64 * CLOSE_ENOUGH, "{} ms in {slot}", f.audio.duration_ms());
         assert!(f.speed > 1.1 && f.speed <= ENGINE_SPEED_CEILING as f32, "{}", f.speed);
         // By default one faster take at most.
         let mut n = narrator(8, 0.5);
-        fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, CALLS).unwrap();
+        fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, CALLS, None).unwrap();
         assert_eq!(n.asked.len(), 2);
     }
 
@@ -309,14 +391,55 @@ mod tests {
         let natural = natural_ms(8);
         let slot = natural / 2;
         let mut slow = narrator(8, 1.0);
-        let f = fit_with_engine(&mut slow, ("", Some(8)), "es", "v", slot, 3).unwrap();
+        let f = fit_with_engine(&mut slow, ("", Some(8)), "es", "v", slot, 3, None).unwrap();
         assert!(f.speed > MAX_ENGINE_SPEED as f32 && f.speed <= ENGINE_SPEED_CEILING as f32, "{}", f.speed);
         let mut fast = narrator(8, 1.0);
-        let f = fit_with_engine(&mut fast, ("", Some(20)), "es", "v", slot, 3).unwrap();
+        let f = fit_with_engine(&mut fast, ("", Some(20)), "es", "v", slot, 3, None).unwrap();
         assert_eq!(f.speed, MAX_ENGINE_SPEED as f32);
         let mut unknown = narrator(8, 1.0);
-        let f = fit_with_engine(&mut unknown, ("", None), "es", "v", slot, 3).unwrap();
+        let f = fit_with_engine(&mut unknown, ("", None), "es", "v", slot, 3, None).unwrap();
         assert_eq!(f.speed, MAX_ENGINE_SPEED as f32, "no syllable count: the usual cap");
+    }
+
+    #[test]
+    fn a_line_expected_over_its_slot_is_spoken_once_at_the_predicted_speed() {
+        // 8 syllables, 1.3x over: an estimate within 5% of the truth gives one take that fits.
+        let natural = natural_ms(8);
+        let slot = (natural as f64 / 1.3) as u64;
+        for error in [0.95, 1.0, 1.05] {
+            let mut n = narrator(8, 1.0);
+            let expected = (natural as f64 * error) as u64;
+            let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, CALLS, Some(expected)).unwrap();
+            assert_eq!(n.asked.len(), 1, "no natural take (estimate ×{error}): {:?}", n.asked);
+            assert!(n.asked[0] > 1.2, "{:?}", n.asked);
+            let ratio = f.audio.duration_ms() as f64 / slot as f64;
+            assert!(ratio <= CLOSE_ENOUGH && ratio >= TOO_FAST, "×{error}: {ratio:.3}");
+            assert!((f.natural_ms as f64 / natural as f64 - 1.0).abs() < 0.03, "{} vs {natural}", f.natural_ms);
+        }
+    }
+
+    #[test]
+    fn a_wrong_estimate_costs_one_correcting_take() {
+        let natural = natural_ms(8);
+        let slot = (natural as f64 / 1.3) as u64;
+        // Estimated 25% short: the first take runs over, the second fits.
+        let mut n = narrator(8, 1.0);
+        let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, CALLS, Some(natural * 3 / 4)).unwrap();
+        assert_eq!(n.asked.len(), 2, "{:?}", n.asked);
+        assert!(n.asked[1] > n.asked[0]);
+        assert!(f.audio.duration_ms() as f64 <= slot as f64 * CLOSE_ENOUGH, "{} in {slot}", f.audio.duration_ms());
+        // Estimated 30% long: the first take is rushed, the second is slower and kept.
+        let mut n = narrator(8, 1.0);
+        let f = fit_with_engine(&mut n, ("", Some(8)), "es", "v", slot, CALLS, Some(natural * 13 / 10)).unwrap();
+        assert_eq!(n.asked.len(), 2, "{:?}", n.asked);
+        assert!(n.asked[1] < n.asked[0]);
+        assert_eq!(f.speed, n.asked[1], "the slower take fits and is kept");
+        let ratio = f.audio.duration_ms() as f64 / slot as f64;
+        assert!(ratio > TOO_FAST && ratio <= CLOSE_ENOUGH, "{ratio:.3}");
+        // Expected to fit: natural speed first, as without an estimate.
+        let mut n = narrator(8, 1.0);
+        fit_with_engine(&mut n, ("", Some(8)), "es", "v", natural + 100, CALLS, Some(natural)).unwrap();
+        assert_eq!(n.asked, [1.0]);
     }
 
     #[test]

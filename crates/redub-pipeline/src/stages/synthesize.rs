@@ -11,6 +11,7 @@ use crate::speak::{voice_fingerprint, voice_key, Engine, Speaker};
 use crate::translate::TranslatedLine;
 use crate::voices::{SpeakerVoice, VoiceMap};
 use redub_core::{Error, Result};
+use redub_tts::SpeechRate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Bumped when the fitting changes, so old clips are made again rather than reused.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 pub const STAGE: Stage = Stage { name: "07-synthesize", version: VERSION, inputs, run, after: None, still_valid: None };
 
@@ -43,6 +44,10 @@ pub struct LineTask {
     pub text: String,
     pub slot_ms: u64,
     pub file: String,
+    /// Its expected length at natural speed (05-translate's speaking rate), which lets a line
+    /// that will not fit skip its natural take.
+    #[serde(default)]
+    pub estimate_ms: Option<u64>,
 }
 
 /// The synthesis unit: one speaker's lines in their voice. Serializable, so another process
@@ -103,8 +108,15 @@ fn clip_file(l: &TranslatedLine, voice: &SpeakerVoice, lang: &str) -> String {
     format!("{}-{}.wav", l.id, &hex::encode(h.finalize())[..10])
 }
 
-/// The per-speaker tasks of `lines`, in the order of the speakers' first lines.
-pub fn speaker_tasks(lines: &[TranslatedLine], map: &VoiceMap, lang: &str, job: &str) -> Result<Vec<SpeakerTask>> {
+/// The per-speaker tasks of `lines`, in the order of the speakers' first lines; `rate` (the
+/// translate stage's measured speaking rate) gives each line its expected length.
+pub fn speaker_tasks(
+    lines: &[TranslatedLine],
+    map: &VoiceMap,
+    lang: &str,
+    job: &str,
+    rate: Option<&SpeechRate>,
+) -> Result<Vec<SpeakerTask>> {
     let mut tasks = Vec::new();
     for sp in speakers_in_order(lines) {
         let voice = map.get(&sp).ok_or_else(|| {
@@ -118,6 +130,7 @@ pub fn speaker_tasks(lines: &[TranslatedLine], map: &VoiceMap, lang: &str, job: 
                 text: l.target_text.clone(),
                 slot_ms: l.end_ms - l.start_ms,
                 file: clip_file(l, voice, lang),
+                estimate_ms: rate.map(|r| r.estimate_ms(&l.target_text)),
             })
             .collect();
         tasks.push(SpeakerTask {
@@ -176,7 +189,7 @@ pub fn synthesize_speaker(
                 progress(line.id);
                 continue;
             }
-            let fitted = speaker.speak(engine, &line.text, line.slot_ms)?;
+            let fitted = speaker.speak(engine, &line.text, line.slot_ms, line.estimate_ms)?;
             earlier.units.ensure()?;
             redub_media::write_wav(&earlier.units.path(&line.file), &fitted.audio)?;
             let entry = ClipEntry {
@@ -210,7 +223,11 @@ fn engine(cx: &JobCx) -> Result<Engine> {
 fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let lines = cx.lines()?;
     let map: VoiceMap = cx.read("06-voices", "voices.json")?;
-    let tasks = speaker_tasks(&lines, &map, &cx.req.to, &cx.job.id)?;
+    let rate = cx
+        .read::<serde_json::Value>("05-translate", "rate.json")
+        .ok()
+        .and_then(|v| serde_json::from_value::<SpeechRate>(v["speech"].clone()).ok());
+    let tasks = speaker_tasks(&lines, &map, &cx.req.to, &cx.job.id, rate.as_ref())?;
     let units = cx.job.units(STAGE.name);
     let previous_dir = cx.dir(STAGE.name);
     let earlier = Earlier {
