@@ -158,8 +158,8 @@ for name in "${names[@]}"; do
   # Not a speed figure, but the generated input knows its speakers: the diarization error rate
   # against its reference turns tells whether the figures above came from a sensible dub.
   ref="$("$PY" -c 'import json, sys; m = json.load(open(sys.argv[1])).get("meta"); print(m[:-5] + ".rttm" if m else "")' "$d/input.json")"
-  if [[ -n "$ref" && -f "$ref" && -f "$job/04-diarize/speakers.rttm" ]]; then
-    "$BIN" eval der --ref "$ref" --hyp "$job/04-diarize/speakers.rttm" --json >"$d/der.json" 2>"$d/der.log" \
+  if [[ -n "$ref" && -f "$ref" && -f "$job/05-diarize/speakers.rttm" ]]; then
+    "$BIN" eval der --ref "$ref" --hyp "$job/05-diarize/speakers.rttm" --json >"$d/der.json" 2>"$d/der.log" \
       || { rm -f "$d/der.json"; say "warning: \`redub eval der\` failed (see $d/der.log); the report leaves the DER out" >&2; }
   fi
   say "$name: faster-whisper on $wav"

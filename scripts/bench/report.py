@@ -118,7 +118,7 @@ def one_input(d):
     rows, source = stages_of(report)
     fw_path = d / "faster_whisper.json"
     fw = json.loads(fw_path.read_text()) if fw_path.exists() else None
-    transcribe = next((r[1] for r in rows if r[0] == "03-transcribe"), None)
+    transcribe = next((r[1] for r in rows if r[0] == "04-transcribe"), None)
     der_path = d / "der.json"
     der = json.loads(der_path.read_text()) if der_path.exists() else None
     # getrusage's peak misses a peak the binary's per-stage meter reset (it clears the
@@ -216,7 +216,7 @@ def markdown(run, inputs):
                        f"word timestamps, VAD filter, {fw['settings']['cpu_threads']} threads; language {fw['language']}): "
                        f"model load {fmt(fw['load_s'])} s, **transcription {fmt(fw['transcribe_s'])} s** "
                        f"(RTF {fmt(fw['transcribe_s'] / r['duration_s'] if r['duration_s'] else None, 3)}, CPU {fmt(fw['transcribe_cpu_s'])} s). "
-                       f"Redub's 03-transcribe: **{fmt(r['transcribe_ratio'], 2)}×** that.")
+                       f"Redub's 04-transcribe: **{fmt(r['transcribe_ratio'], 2)}×** that.")
             out.append("")
     out.append(END)
     return "\n".join(out)
@@ -267,7 +267,7 @@ def main():
         fw = r["faster_whisper"]
         if fw:
             print(f"  faster-whisper: load {fmt(fw['load_s'])} s, transcription {fmt(fw['transcribe_s'])} s; "
-                  f"Redub 03-transcribe / faster-whisper = {fmt(r['transcribe_ratio'], 2)}")
+                  f"Redub 04-transcribe / faster-whisper = {fmt(r['transcribe_ratio'], 2)}")
     print(f"\nbench: wrote {results} and {run_dir / 'results.json'}")
 
 

@@ -17,7 +17,7 @@ pub use chat::{ChatMessage, ChatModel, ChatOptions, Role};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use traits::{
-    ContextLine, Ctx, Diarizer, SpeakerEmbedder, Synthesizer, Transcriber, Translation, TranslationItem,
-    TranslationWindow, Translator, VoiceActivityDetector, VoiceCloner,
+    ContextLine, Ctx, Diarizer, SpeakerEmbedder, SpeechSeparator, Synthesizer, Transcriber, Translation,
+    TranslationItem, TranslationWindow, Translator, VoiceActivityDetector, VoiceCloner,
 };
 pub use transcript::{Flag, Segment, Span, Turn, Word};

@@ -61,6 +61,15 @@ pub trait Diarizer {
     fn diarize(&mut self, audio: &Audio, speech: &[Span], scene_cuts_ms: &[u64], ctx: &Ctx) -> Result<Vec<Turn>>;
 }
 
+/// Splits a mix into the speech in it and what is under the speech (music, effects,
+/// ambience), channel by channel.
+pub trait SpeechSeparator {
+    /// For each channel of `channels` (same rate and length each): its speech estimate and its
+    /// background, with `speech + background` equal to the channel sample for sample. Only
+    /// `regions` (speech regions, in ms) need the model; elsewhere the background is the mix.
+    fn separate(&mut self, channels: &[Audio], regions: &[Span], ctx: &Ctx) -> Result<Vec<(Audio, Audio)>>;
+}
+
 /// Turns speech into timed text.
 pub trait Transcriber {
     /// Transcribe the given regions of `audio` (times in the result are absolute). `lang` is the

@@ -79,6 +79,43 @@ pub fn integrated_loudness(audio: &Audio) -> Result<f64> {
     meter.loudness_global().map_err(fail)
 }
 
+/// EBU R128 loudness (and optionally true peak) of interleaved audio fed a block at a time, over
+/// all its channels (BS.1770 weights: each channel's power summed).
+pub struct LoudnessMeter {
+    meter: ebur128::EbuR128,
+    channels: u32,
+}
+
+impl LoudnessMeter {
+    /// `true_peak`: also track the true peak (4× oversampled), which costs more.
+    pub fn new(channels: u16, rate: u32, true_peak: bool) -> Result<Self> {
+        let mode = if true_peak { ebur128::Mode::I | ebur128::Mode::TRUE_PEAK } else { ebur128::Mode::I };
+        let channels = u32::from(channels.max(1));
+        let meter = ebur128::EbuR128::new(channels, rate, mode)
+            .map_err(|e| Error::backend("loudness", format!("{rate} Hz, {channels} channels: {e}")))?;
+        Ok(Self { meter, channels })
+    }
+
+    /// Add interleaved frames.
+    pub fn add(&mut self, interleaved: &[f32]) -> Result<()> {
+        self.meter.add_frames_f32(interleaved).map_err(|e| Error::backend("loudness", e.to_string()))
+    }
+
+    /// Integrated loudness so far, LUFS (`-inf` for silence).
+    pub fn integrated(&self) -> Result<f64> {
+        self.meter.loudness_global().map_err(|e| Error::backend("loudness", e.to_string()))
+    }
+
+    /// Highest true peak over the channels so far, dBTP (needs `true_peak`).
+    pub fn true_peak_db(&self) -> Result<f64> {
+        let mut peak = 0.0f64;
+        for c in 0..self.channels {
+            peak = peak.max(self.meter.true_peak(c).map_err(|e| Error::backend("loudness", e.to_string()))?);
+        }
+        Ok(20.0 * peak.max(1e-12).log10())
+    }
+}
+
 pub(crate) fn mean_square(samples: &[f32]) -> f64 {
     if samples.is_empty() {
         return 0.0;

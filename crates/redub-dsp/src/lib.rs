@@ -11,6 +11,7 @@
 
 mod envelope;
 mod level;
+mod limiter;
 mod pauses;
 mod pitch;
 mod psola;
@@ -21,7 +22,8 @@ mod timbre;
 mod voice;
 
 pub use envelope::{duck_envelope, fade_in_out, mix_into};
-pub use level::{active_rms, db_to_gain, gain_db, gain_to_match, integrated_loudness, peak, rms};
+pub use level::{active_rms, db_to_gain, gain_db, gain_to_match, integrated_loudness, peak, rms, LoudnessMeter};
+pub use limiter::Limiter;
 pub use pauses::{pause_ms, pauses, tighten_pauses, MIN_PAUSE_MS, PAUSE_FLOOR_MS};
 pub use pitch::{f0_median, f0_stats, f0_track, F0Stats, F0Track};
 pub use psola::{shift_pitch, shift_pitch_with, PitchMap};

@@ -61,6 +61,23 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     part.commit()
 }
 
+/// Put `src` at `dest` as a hard link (no copy of the samples when both are on one disk), or
+/// as a copy when linking fails (another file system). A file already at `dest` is replaced;
+/// the link or copy is made under a temporary name and renamed into place.
+pub fn link_or_copy(src: &Path, dest: &Path) -> Result<()> {
+    let part = PartFile::new(dest)?;
+    if std::fs::hard_link(src, part.path()).is_err() {
+        std::fs::copy(src, part.path()).map_err(|e| Error::io(src, e))?;
+    }
+    // Renaming a link over another link to the same file would do nothing and leave the
+    // temporary behind, so the old file goes first.
+    match std::fs::remove_file(dest) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(dest, e)),
+        _ => {}
+    }
+    part.commit()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -82,5 +99,21 @@ mod tests {
         write_atomic(&dest, b"hello").unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"hello");
         assert_eq!(std::fs::read_dir(dir.path().join("sub")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn link_or_copy_replaces_the_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dest) = (dir.path().join("a.wav"), dir.path().join("out/b.wav"));
+        std::fs::write(&src, b"first").unwrap();
+        link_or_copy(&src, &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"first");
+        std::fs::remove_file(&src).unwrap();
+        std::fs::write(&src, b"second").unwrap();
+        link_or_copy(&src, &dest).unwrap();
+        link_or_copy(&src, &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"second");
+        assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 1, "no temporaries left");
+        assert!(link_or_copy(&dir.path().join("missing.wav"), &dest).is_err());
     }
 }

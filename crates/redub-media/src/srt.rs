@@ -1,5 +1,5 @@
 //! SubRip subtitles: 1-based cue numbers, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, a blank line after
-//! each cue.
+//! each cue; and what SRT and WebVTT cues share (cleaning a cue's text, bilingual cues).
 
 use crate::fsutil::write_atomic;
 use redub_core::Result;
@@ -19,7 +19,7 @@ pub fn srt_string<S: AsRef<str>>(cues: &[(u64, u64, S)]) -> String {
     let mut out = String::new();
     let mut n = 0;
     for (start, end, text) in cues {
-        let lines: Vec<&str> = text.as_ref().lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let lines = cue_lines(text.as_ref());
         if lines.is_empty() {
             continue;
         }
@@ -33,6 +33,18 @@ pub fn srt_string<S: AsRef<str>>(cues: &[(u64, u64, S)]) -> String {
         );
     }
     out
+}
+
+/// The lines of a cue's text, trimmed, without blank lines (a blank line ends a cue in SRT and
+/// WebVTT), and with `-->` (the timing arrow, which would start a new cue) written `->`.
+pub(crate) fn cue_lines(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| l.replace("-->", "->")).collect()
+}
+
+/// The text of a bilingual cue: the target line with the source line under it (either may be
+/// empty).
+pub fn bilingual_text(target: &str, source: &str) -> String {
+    format!("{}\n{}", target.trim(), source.trim())
 }
 
 /// Write cues as an SRT file (UTF-8, via a temporary file and a rename).
@@ -68,6 +80,16 @@ mod tests {
              3\n01:06:40,000 --> 01:06:40,000\nBackwards\n\n"
         );
         assert_eq!(srt_string::<&str>(&[]), "");
+    }
+
+    #[test]
+    fn bilingual_cues_put_the_target_first() {
+        let text = bilingual_text(" Hola ", "Hello");
+        assert_eq!(text, "Hola\nHello");
+        assert_eq!(srt_string(&[(0, 900, text)]), "1\n00:00:00,000 --> 00:00:00,900\nHola\nHello\n\n");
+        // A line with no translation keeps its source line alone.
+        assert_eq!(srt_string(&[(0, 900, bilingual_text("", "Hello"))]), "1\n00:00:00,000 --> 00:00:00,900\nHello\n\n");
+        assert_eq!(cue_lines("a --> b"), ["a -> b"]);
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub fn write_wav_as(path: &Path, rate: u32, channels: u16, samples: &[f32], form
     part.commit()
 }
 
-fn hound_error(path: &Path, e: hound::Error) -> Error {
+pub(crate) fn hound_error(path: &Path, e: hound::Error) -> Error {
     match e {
         hound::Error::IoError(io) => Error::io(path, io),
         other => Error::Input {

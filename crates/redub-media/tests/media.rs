@@ -250,8 +250,12 @@ fn mux_keeps_original_audio_as_second_track() {
     let v = test_video(dir.path());
     let dub = dub_wav(dir.path(), "dub.wav", 3.0, 24_000);
     let out = dir.path().join("both.mp4");
-    let opts =
-        MuxOptions { keep_original_audio: true, dub_language: Some("es".into()), original_language: Some("en".into()) };
+    let opts = MuxOptions {
+        keep_original_audio: true,
+        dub_language: Some("es".into()),
+        original_language: Some("en".into()),
+        ..Default::default()
+    };
     mux(&v, &dub, &out, &opts).unwrap();
     assert_eq!(audio_codecs(&out), ["aac", "aac"]);
     assert_eq!(stream_tags(&out, "language"), ["spa", "eng"]);
@@ -263,7 +267,7 @@ fn mux_keeps_original_audio_as_second_track() {
     let mkv = dir.path().join("both.mkv");
     mux(&v, &dub, &mkv, &opts).unwrap();
     assert_eq!(audio_codecs(&mkv), ["aac", "aac"]);
-    assert_eq!(stream_tags(&mkv, "title"), ["Dub (Spanish)", "Original (English)"]);
+    assert_eq!(stream_tags(&mkv, "title"), ["Spanish (dubbed)", "English (original)"]);
     assert_eq!(video_stream_hash(&mkv).unwrap(), video_stream_hash(&v).unwrap());
 }
 
@@ -310,11 +314,17 @@ fn mux_unsupported_codec_suggests_mkv() {
     assert!(!out.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporaries left");
 
-    // And .mkv works, with the original PCM re-encoded to AAC.
+    // And .mkv works, with the original PCM copied (Matroska holds it).
     let mkv = dir.path().join("dubbed.mkv");
     mux(&ffv1, &dub, &mkv, &MuxOptions { keep_original_audio: true, ..Default::default() }).unwrap();
     assert_eq!(video_stream_hash(&mkv).unwrap(), video_stream_hash(&ffv1).unwrap());
-    assert_eq!(audio_codecs(&mkv), ["aac", "aac"]);
+    assert_eq!(audio_codecs(&mkv), ["aac", "pcm_s16le"]);
+    // MP4 does not hold PCM: the original is encoded to AAC there.
+    let wav = dir.path().join("speech.wav");
+    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=200:duration=1", wav.to_str().unwrap()]);
+    let mp4 = dir.path().join("speech.mp4");
+    mux(&wav, &dub, &mp4, &MuxOptions { keep_original_audio: true, ..Default::default() }).unwrap();
+    assert_eq!(audio_codecs(&mp4), ["aac", "aac"]);
 }
 
 #[test]
@@ -323,7 +333,7 @@ fn audio_only_mux() {
     let a = dir.path().join("speech.wav");
     ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=200:duration=2", a.to_str().unwrap()]);
     let dub = dub_wav(dir.path(), "dub.wav", 1.5, 24_000);
-    let out = dir.path().join("dub.m4a");
+    let out = dir.path().join("dub.mp4");
     mux(&a, &dub, &out, &MuxOptions::default()).unwrap();
     let p = probe(&out).unwrap();
     assert!(p.video.is_none());

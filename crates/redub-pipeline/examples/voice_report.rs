@@ -10,23 +10,23 @@ use std::path::PathBuf;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let job = PathBuf::from(std::env::args().nth(1).ok_or("usage: voice_report JOB_DIR")?);
     let voices: redub_pipeline::voices::VoiceMap =
-        serde_json::from_slice(&std::fs::read(job.join("06-voices/voices.json"))?)?;
+        serde_json::from_slice(&std::fs::read(job.join("07-voices/voices.json"))?)?;
     let lines: Vec<redub_pipeline::dub::TranslatedLine> =
-        serde_json::from_slice(&std::fs::read(job.join("05-translate/translations.json"))?)?;
-    let clips: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(job.join("07-synthesize/clips.json"))?)?;
+        serde_json::from_slice(&std::fs::read(job.join("06-translate/translations.json"))?)?;
+    let clips: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(job.join("08-synthesize/clips.json"))?)?;
     let mut embedder = redub_diarize::embed::Embedder::load()?;
     let speakers: Vec<&String> = voices.keys().collect();
     let mut refs = Vec::new();
     let mut dubbed = Vec::new();
     for sp in &speakers {
-        let r = redub_media::read_wav_mono(&job.join("06-voices").join(&voices[*sp].reference))?;
+        let r = redub_media::read_wav_mono(&job.join("07-voices").join(&voices[*sp].reference))?;
         let mut samples = Vec::new();
         let mut rate = 24_000;
         for c in &clips {
             let id = c["id"].as_u64().unwrap_or(u64::MAX);
             if lines.iter().any(|l| u64::from(l.id) == id && &&l.speaker == sp) {
                 let a = redub_media::read_wav_mono(
-                    &job.join("07-synthesize/clips").join(c["file"].as_str().unwrap_or("")),
+                    &job.join("08-synthesize/clips").join(c["file"].as_str().unwrap_or("")),
                 )?;
                 rate = a.rate;
                 samples.extend(a.samples);

@@ -3,7 +3,9 @@
 //! so a rerun whose stages are all finished loads no model.
 
 use crate::config::{CloningService, TranslatorConfig, VoiceConfig};
-use redub_core::{Diarizer, Result, SpeakerEmbedder, Synthesizer, Transcriber, Translator, VoiceActivityDetector};
+use redub_core::{
+    Diarizer, Result, SpeakerEmbedder, SpeechSeparator, Synthesizer, Transcriber, Translator, VoiceActivityDetector,
+};
 use redub_diarize::DiarizeSettings;
 use redub_translate::LlmSettings;
 
@@ -24,6 +26,11 @@ pub trait Backends {
     /// spoken one at a time by [`synthesizer`](Self::synthesizer) (the default).
     fn parallel_synthesizers(&self, _lang: &str) -> Result<Vec<Box<dyn Synthesizer + Send>>> {
         Ok(Vec::new())
+    }
+    /// The speech/background separator; without one, a job that asks for separation ducks the
+    /// original instead (with a warning). Stand-ins for tests have none.
+    fn separator(&self) -> Result<Option<Box<dyn SpeechSeparator>>> {
+        Ok(None)
     }
     /// Speaker embeddings for choosing stock voices; without one, voices are chosen by pitch.
     fn embedder(&self) -> Result<Option<Box<dyn SpeakerEmbedder>>> {
@@ -86,6 +93,10 @@ impl Backends for OfflineBackends {
         Ok(Some(Box::new(redub_diarize::embed::Embedder::load()?)))
     }
 
+    fn separator(&self) -> Result<Option<Box<dyn SpeechSeparator>>> {
+        Ok(Some(Box::new(redub_separate::DeepFilterSeparator::load()?)))
+    }
+
     fn parallel_synthesizers(&self, lang: &str) -> Result<Vec<Box<dyn Synthesizer + Send>>> {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         if cores < 2 {
@@ -121,6 +132,19 @@ impl Backends for OfflineBackends {
                 "backend": "pyannote-segmentation-3.0+campplus",
                 "models": redub_diarize::SpeakerDiarizer::identity().into_iter().map(model_id).collect::<Vec<_>>(),
             }),
+            "separate" => {
+                let s = redub_separate::SeparateSettings::default();
+                let file = |f: &str| format!("deepfilternet3/{f}");
+                serde_json::json!({
+                    "backend": "deepfilternet3",
+                    "model": model_id(&file(redub_separate::MODEL_FILE)),
+                    "library": model_id(&file(redub_separate::LIBRARY_FILE)),
+                    "margin_ms": s.margin_ms,
+                    "crossfade_ms": s.crossfade_ms,
+                    "preroll_ms": s.preroll_ms,
+                    "channels": format!("{:?}", s.channels),
+                })
+            }
             "synthesize" => {
                 serde_json::json!({ "backend": "kokoro|espeak-ng", "model": model_id("kokoro/kokoro-v1.0.int8.onnx") })
             }

@@ -65,6 +65,7 @@ fn check(req: &DubRequest, backends: &dyn Backends) -> Result<(redub_media::Prob
     req.diarize.limits()?;
     req.voices.check(&req.to)?;
     runner::check_stop(&STAGES, req.stop_after.as_deref())?;
+    crate::stages::mux::check_output(&req.output)?;
     if req.reference_max_ms < crate::voices::MIN_REFERENCE_MS {
         return Err(Error::Usage(format!(
             "the reference sample limit is {} ms; it must be at least {} ms",

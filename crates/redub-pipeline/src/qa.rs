@@ -29,7 +29,7 @@ pub fn finish(cx: &JobCx, runs: &[StageRun]) -> Result<Finished> {
         );
     }
     let lines = cx.lines()?;
-    let mut report: serde_json::Value = cx.read("08-render", "report.json")?;
+    let mut report: serde_json::Value = cx.read("09-render", "report.json")?;
     report["stages"] = json!(runs.iter().map(|r| stage_figures(r, input_ms)).collect::<Vec<_>>());
     // The earlier flat map, kept for readers of older reports.
     report["stage_ms"] =

@@ -22,8 +22,8 @@ pub const HARD_CAP: f64 = 1.3;
 pub const FADE_MS: u64 = 100;
 /// The clip's gain toward the original speech's level is clamped to this many dB.
 pub const MAX_GAIN_DB: f32 = 6.0;
-/// Attenuation of the original audio under dubbed speech, until separation provides a
-/// background stem (DESIGN §1, separate).
+/// Attenuation of the original audio under dubbed speech with `--background duck` (no
+/// separation).
 pub const DUCK_DB: f32 = -18.0;
 
 /// One synthesised line ready to place: mono audio at the render rate.
@@ -102,58 +102,56 @@ pub fn render_speech(
     let mut report = Vec::new();
     for (i, seg) in segments.iter().enumerate() {
         let Some(clip) = clips.iter().find(|c| c.segment_id == seg.id) else { continue };
-        let slot_ms = seg.duration_ms();
-        // The silence after the slot, up to the next line (or the end), may be borrowed.
-        let room_end = segments.get(i + 1).map(|n| n.start_ms).unwrap_or(end_ms).max(seg.end_ms);
-        let natural_ms = clip.audio.duration_ms();
-        let stretch = stretch_within(natural_ms, slot_ms, room_end - seg.start_ms);
-        let mut samples = if stretch > 1.0 {
-            redub_dsp::time_stretch(&clip.audio.samples, rate, 1.0 / stretch)
-        } else {
-            clip.audio.samples.clone()
-        };
-        let clip_ms = samples_to_ms(samples.len(), rate);
-        let mut flags = Vec::new();
-        if seg.start_ms + clip_ms > room_end {
-            flags.push(Flag::DoesNotFit);
-        }
-        let reference = original.slice_ms(seg.start_ms, seg.end_ms);
-        let gain = redub_dsp::gain_to_match(&samples, reference, MAX_GAIN_DB);
-        redub_dsp::fade_in_out(&mut samples, rate, FADE_MS);
-        redub_dsp::mix_into(&mut track, &samples, ms_to_samples(seg.start_ms, rate), gain);
-        report.push(LinePlacement {
-            id: seg.id,
-            start_ms: seg.start_ms,
-            end_ms: seg.end_ms,
-            clip_start_ms: seg.start_ms,
-            clip_ms,
-            natural_ms,
-            engine_speed: clip.engine_speed,
-            stretch,
-            fit_ratio: if slot_ms == 0 { 0.0 } else { clip_ms as f64 / slot_ms as f64 },
-            gain_db: 20.0 * gain.max(1e-9).log10(),
-            flags,
-        });
+        let room_end = room_end(segments, i, end_ms);
+        let (samples, placement) = fit_clip(seg, clip, original.slice_ms(seg.start_ms, seg.end_ms), room_end);
+        redub_dsp::mix_into(&mut track, &samples, ms_to_samples(seg.start_ms, rate), 1.0);
+        report.push(placement);
     }
     (Audio::new(rate, track), report)
 }
 
-/// Mix the dubbed speech over the original audio, which is attenuated by [`DUCK_DB`] wherever
-/// source or dubbed speech is (with 150 ms ramps). `mix` is interleaved with `channels`.
-pub fn mix_over_background(mix: &[f32], channels: u16, speech: &Audio, spans_ms: &[(u64, u64)]) -> Vec<f32> {
-    let ch = channels.max(1) as usize;
-    let frames = mix.len() / ch;
-    let spans: Vec<(usize, usize)> =
-        spans_ms.iter().map(|&(a, b)| (ms_to_samples(a, speech.rate), ms_to_samples(b, speech.rate))).collect();
-    let env = redub_dsp::duck_envelope(frames, speech.rate, &spans, redub_dsp::db_to_gain(DUCK_DB), 150);
-    let mut out = vec![0.0f32; frames * ch];
-    for f in 0..frames {
-        let s = speech.samples.get(f).copied().unwrap_or(0.0);
-        for c in 0..ch {
-            out[f * ch + c] = mix[f * ch + c] * env[f] + s;
-        }
+/// Where the silence after line `i` of `segments` ends: the next line's start (or the end of
+/// the output); a clip may borrow up to there.
+pub fn room_end(segments: &[Segment], i: usize, end_ms: u64) -> u64 {
+    let seg = &segments[i];
+    segments.get(i + 1).map(|n| n.start_ms).unwrap_or(end_ms).max(seg.end_ms)
+}
+
+/// One clip fitted to its line: time-stretched as far as its slot and the room after it ask
+/// (see [`stretch_within`]), its gain matched to `reference` (the original speech over the
+/// line, at the clip's rate) within ±[`MAX_GAIN_DB`], faded; ready to add at the line's start.
+pub fn fit_clip(seg: &Segment, clip: &Clip, reference: &[f32], room_end: u64) -> (Vec<f32>, LinePlacement) {
+    let rate = clip.audio.rate;
+    let slot_ms = seg.duration_ms();
+    let natural_ms = clip.audio.duration_ms();
+    let stretch = stretch_within(natural_ms, slot_ms, room_end - seg.start_ms);
+    let mut samples = if stretch > 1.0 {
+        redub_dsp::time_stretch(&clip.audio.samples, rate, 1.0 / stretch)
+    } else {
+        clip.audio.samples.clone()
+    };
+    let clip_ms = samples_to_ms(samples.len(), rate);
+    let mut flags = Vec::new();
+    if seg.start_ms + clip_ms > room_end {
+        flags.push(Flag::DoesNotFit);
     }
-    out
+    let gain = redub_dsp::gain_to_match(&samples, reference, MAX_GAIN_DB);
+    redub_dsp::fade_in_out(&mut samples, rate, FADE_MS);
+    samples.iter_mut().for_each(|x| *x *= gain);
+    let placement = LinePlacement {
+        id: seg.id,
+        start_ms: seg.start_ms,
+        end_ms: seg.end_ms,
+        clip_start_ms: seg.start_ms,
+        clip_ms,
+        natural_ms,
+        engine_speed: clip.engine_speed,
+        stretch,
+        fit_ratio: if slot_ms == 0 { 0.0 } else { clip_ms as f64 / slot_ms as f64 },
+        gain_db: 20.0 * gain.max(1e-9).log10(),
+        flags,
+    };
+    (samples, placement)
 }
 
 #[cfg(test)]
@@ -239,17 +237,5 @@ mod tests {
         let (track, report) = render_speech(&segs, &clips, &original, 5000);
         assert_eq!(report[0].flags, vec![Flag::DoesNotFit]);
         assert!(redub_dsp::rms(track.slice_ms(1500, 2200)) > 0.05, "the clip's tail is kept");
-    }
-
-    #[test]
-    fn background_is_ducked_only_under_speech() {
-        let rate = 1000;
-        let mix = vec![1.0f32; 2 * 4000];
-        let speech = Audio::new(rate, vec![0.0; 4000]);
-        let out = mix_over_background(&mix, 2, &speech, &[(1000, 2000)]);
-        assert!((out[2 * 100] - 1.0).abs() < 1e-6);
-        let ducked = redub_dsp::db_to_gain(DUCK_DB);
-        assert!((out[2 * 1500] - ducked).abs() < 1e-3 && (out[2 * 1500 + 1] - ducked).abs() < 1e-3);
-        assert!((out[2 * 3500] - 1.0).abs() < 1e-6);
     }
 }

@@ -37,10 +37,16 @@ pub struct DubRequest {
     /// Longest reference sample per speaker.
     #[serde(default = "default_reference_ms")]
     pub reference_max_ms: u64,
-    /// Stop after this stage (e.g. `05-translate`, to review the lines before they are spoken);
+    /// Stop after this stage (e.g. `06-translate`, to review the lines before they are spoken);
     /// the same request without it resumes from there. Not part of any stage's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_after: Option<String>,
+    /// What the dubbed voices are mixed over (`--background`).
+    #[serde(default)]
+    pub background: Background,
+    /// Subtitle files beside the output only, or also embedded in it (`--subtitles`).
+    #[serde(default)]
+    pub subtitles: SubtitleMode,
 }
 
 impl DubRequest {
@@ -62,6 +68,76 @@ impl DubRequest {
             voice_pins: Default::default(),
             reference_max_ms: DEFAULT_REFERENCE_MS,
             stop_after: None,
+            background: Background::default(),
+            subtitles: SubtitleMode::default(),
+        }
+    }
+}
+
+/// What is under the dubbed voices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Background {
+    /// The original voices taken out of the mix (03-separate), the rest kept at its level.
+    #[default]
+    Separate,
+    /// The original mix turned down 18 dB wherever anyone speaks (no separation).
+    Duck,
+    /// Nothing: the dubbed voices alone.
+    Drop,
+}
+
+impl Background {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Separate => "separate",
+            Self::Duck => "duck",
+            Self::Drop => "drop",
+        }
+    }
+}
+
+impl std::str::FromStr for Background {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "separate" => Ok(Self::Separate),
+            "duck" => Ok(Self::Duck),
+            "drop" => Ok(Self::Drop),
+            other => Err(format!("unknown background '{other}': use separate, duck or drop")),
+        }
+    }
+}
+
+/// Where the subtitles go. SRT and WebVTT files (source, target, bilingual) are always written
+/// beside the output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubtitleMode {
+    /// Only the files beside the output.
+    #[default]
+    Files,
+    /// Also the target and source subtitles as subtitle streams of the output (`mov_text` in
+    /// MP4, SubRip in Matroska), the target first and default.
+    Embed,
+}
+
+impl SubtitleMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Files => "files",
+            Self::Embed => "embed",
+        }
+    }
+}
+
+impl std::str::FromStr for SubtitleMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "files" => Ok(Self::Files),
+            "embed" => Ok(Self::Embed),
+            other => Err(format!("unknown subtitle mode '{other}': use files or embed")),
         }
     }
 }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// One stage of the job.
 #[derive(Clone, Copy)]
 pub struct Stage {
-    /// Folder name and id, numbered in job order (`03-transcribe`).
+    /// Folder name and id, numbered in job order (`04-transcribe`).
     pub name: &'static str,
     /// Bumped when the stage's output changes for the same inputs, so old results are redone.
     pub version: u32,
@@ -122,18 +122,18 @@ impl<'a> JobCx<'a> {
         if let Some(f) = &self.req.from {
             return Ok(f.clone());
         }
-        let transcript: Vec<Segment> = self.read("03-transcribe", "segments.json")?;
+        let transcript: Vec<Segment> = self.read("04-transcribe", "segments.json")?;
         Ok(transcript.first().map(|s| s.lang.clone()).unwrap_or_else(|| "en".into()))
     }
 
     /// The dub lines with their speakers (after diarization).
     pub fn segments(&self) -> Result<Vec<Segment>> {
-        self.read("04-diarize", "segments.json")
+        self.read("05-diarize", "segments.json")
     }
 
     /// The translated lines (as a person may have edited them during review).
     pub fn lines(&self) -> Result<Vec<TranslatedLine>> {
-        self.read("05-translate", "translations.json")
+        self.read("06-translate", "translations.json")
     }
 }
 

@@ -92,7 +92,7 @@ impl<'a> Speaker<'a> {
     /// of the take kept and the number of takes.
     ///
     /// `estimate_ms` is the line's expected natural length from the job's speaking rate
-    /// (05-translate's `rate.json`); it is scaled by what this speaker's earlier lines took
+    /// (06-translate's `rate.json`); it is scaled by what this speaker's earlier lines took
     /// against their estimates, so a voice faster or slower than the measured one is predicted
     /// from its own lines. For a clone, whose pace nothing measured before its first line, the
     /// estimate is only used from the second line on.

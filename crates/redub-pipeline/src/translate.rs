@@ -14,7 +14,7 @@ pub const LOW_CONFIDENCE: f32 = 0.6;
 /// A line expected to run more than this much over its slot is flagged `over_time`.
 pub const OVER_TIME: f64 = 1.15;
 
-/// One translated line as stored in `05-translate/translations.json`. Editing `target_text` there
+/// One translated line as stored in `06-translate/translations.json`. Editing `target_text` there
 /// and rerunning re-synthesises that line only.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TranslatedLine {

@@ -129,7 +129,7 @@ pub fn probe_text(lines: &[&str]) -> String {
     text
 }
 
-/// One speaker's voice as the voices stage chose it: an entry of `06-voices/voices.json`,
+/// One speaker's voice as the voices stage chose it: an entry of `07-voices/voices.json`,
 /// which `redub voices JOB` lists.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpeakerVoice {

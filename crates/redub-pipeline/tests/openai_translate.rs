@@ -139,7 +139,7 @@ fn request(dir: &Path, url: &str) -> DubRequest {
 }
 
 fn translations(job_dir: &Path) -> Vec<TranslatedLine> {
-    serde_json::from_slice(&std::fs::read(job_dir.join("05-translate/translations.json")).unwrap()).unwrap()
+    serde_json::from_slice(&std::fs::read(job_dir.join("06-translate/translations.json")).unwrap()).unwrap()
 }
 
 fn job_dir(req: &DubRequest) -> std::path::PathBuf {
@@ -227,10 +227,10 @@ fn server_errors_fail_clearly_keep_the_finished_stages_and_resume() {
         }
         assert!(!seen.lock().unwrap().is_empty());
         let dir = job_dir(&req);
-        for stage in ["01-ingest", "02-vad", "03-transcribe", "04-diarize"] {
+        for stage in ["01-ingest", "02-vad", "03-separate", "04-transcribe", "05-diarize"] {
             assert!(dir.join(stage).join("manifest.json").is_file(), "{name}: {stage} kept");
         }
-        assert!(!dir.join("05-translate/manifest.json").exists());
+        assert!(!dir.join("06-translate/manifest.json").exists());
 
         // The server recovers; the same command resumes at translation.
         let (url, _) = serve(Arc::new(|_, body: &Value| (200, vec![], good_reply(body))));
@@ -239,7 +239,11 @@ fn server_errors_fail_clearly_keep_the_finished_stages_and_resume() {
             s.base_url = url;
         }
         let summary = dub(&again, &Job, EventSink::silent()).unwrap();
-        assert_eq!(summary.skipped_stages, ["01-ingest", "02-vad", "03-transcribe", "04-diarize"], "{name}");
+        assert_eq!(
+            summary.skipped_stages,
+            ["01-ingest", "02-vad", "03-separate", "04-transcribe", "05-diarize"],
+            "{name}"
+        );
         assert!(again.output.is_file());
     }
 }

@@ -42,12 +42,12 @@ fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
     let err = dub(&req, &b, EventSink::silent()).unwrap_err();
     assert!(format!("{err}").contains("simulated crash"), "{err}");
     let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
-    let finished = ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate"];
+    let finished = ["01-ingest", "02-vad", "03-separate", "04-transcribe", "05-diarize", "06-translate"];
     for done in finished {
         assert!(job_dir.join(done).join("manifest.json").is_file(), "{done} kept");
     }
     // The voices stage is the first to speak (its probes), so it is where the crash lands.
-    assert!(!job_dir.join("06-voices").exists(), "a failed stage leaves no finished folder");
+    assert!(!job_dir.join("07-voices").exists(), "a failed stage leaves no finished folder");
     assert!(!req.output.exists());
 
     // Resume: the five finished stages are reused (their backends are not even built).
@@ -64,21 +64,21 @@ fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
     assert_eq!(lines[0]["clip_start_ms"], 500);
     assert_eq!(lines[1]["clip_start_ms"], 2000);
     let ev = kinds(&job_dir);
-    assert!(ev.contains(&("error".into(), "06-voices".into())));
-    assert!(ev.contains(&("stage_skipped".into(), "03-transcribe".into())));
+    assert!(ev.contains(&("error".into(), "07-voices".into())));
+    assert!(ev.contains(&("stage_skipped".into(), "04-transcribe".into())));
     assert_eq!(ev.last().unwrap().0, "done");
 
-    let clips = std::fs::read_dir(job_dir.join("07-synthesize/clips")).unwrap().count();
+    let clips = std::fs::read_dir(job_dir.join("08-synthesize/clips")).unwrap().count();
     assert_eq!(clips, 2, "one clip per line");
     // Each speaker has a voice of its own, and each line is spoken by its speaker's voice.
     let voices: redub_pipeline::voices::VoiceMap =
-        serde_json::from_slice(&std::fs::read(job_dir.join("06-voices/voices.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("07-voices/voices.json")).unwrap()).unwrap();
     assert_eq!(voices.len(), 2);
     assert_ne!(voices["S1"].voice, voices["S2"].voice);
     let clips: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("07-synthesize/clips.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("08-synthesize/clips.json")).unwrap()).unwrap();
     let segs: Vec<Segment> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("04-diarize/segments.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("05-diarize/segments.json")).unwrap()).unwrap();
     for (c, s) in clips.iter().zip(&segs) {
         let sp = s.speaker.as_deref().unwrap();
         assert_eq!(c["voice"].as_str().unwrap(), format!("{}+adapted-to-{sp}", voices[sp].voice));
@@ -94,7 +94,7 @@ fn deleting_the_output_reruns_only_the_mux() {
     dub(&req, &b, EventSink::silent()).unwrap();
     std::fs::remove_file(&req.output).unwrap();
     let s = dub(&req, &b, EventSink::silent()).unwrap();
-    assert_eq!(s.skipped_stages.len(), 8, "{:?}", s.skipped_stages);
+    assert_eq!(s.skipped_stages.len(), redub_pipeline::STAGES.len() - 1, "{:?}", s.skipped_stages);
     assert!(req.output.is_file());
     let p = redub_media::probe(&req.output).unwrap();
     assert!(p.audio.is_some());
@@ -108,7 +108,7 @@ fn editing_one_translation_resynthesises_only_that_line() {
     let b = StandIns::new(false);
     dub(&req, &b, EventSink::silent()).unwrap();
     let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
-    let path = job_dir.join("05-translate/translations.json");
+    let path = job_dir.join("06-translate/translations.json");
     let mut lines: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(lines.len(), 2);
     lines[1]["target_text"] = "una línea corregida a mano".into();
@@ -119,11 +119,14 @@ fn editing_one_translation_resynthesises_only_that_line() {
     // Only the edited line is spoken (more than once when the engine refines its speed).
     let spoken = b.spoken.lock().unwrap().clone();
     assert!(!spoken.is_empty() && spoken.iter().all(|t| t == "una línea corregida a mano"), "{spoken:?}");
-    assert_eq!(s.skipped_stages, ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate", "06-voices"]);
+    assert_eq!(
+        s.skipped_stages,
+        ["01-ingest", "02-vad", "03-separate", "04-transcribe", "05-diarize", "06-translate", "07-voices"]
+    );
     let srt = std::fs::read_to_string(tmp.path().join("out.es.srt")).unwrap();
     assert!(srt.contains("una línea corregida a mano"), "{srt}");
     let clips: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("07-synthesize/clips.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("08-synthesize/clips.json")).unwrap()).unwrap();
     assert_eq!(clips.len(), 2, "the unchanged line keeps its clip");
 }
 
@@ -136,13 +139,13 @@ fn a_language_outside_the_rate_table_gets_the_voices_measured_rate() {
     dub(&req, &StandIns::new(false), EventSink::silent()).unwrap();
     let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
     let rate: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(job_dir.join("05-translate/rate.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("06-translate/rate.json")).unwrap()).unwrap();
     let wps = rate["words_per_second"].as_f64().unwrap();
     println!("measured rate for sv with the tone stand-in: {wps:.2} words/s");
     assert_eq!(rate["measured"], true);
     assert!((wps - 2.5).abs() > 0.01, "a measured rate, not the 2.5 default");
     let lines: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("05-translate/translations.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("06-translate/translations.json")).unwrap()).unwrap();
     for l in &lines {
         let d = l["end_ms"].as_u64().unwrap() - l["start_ms"].as_u64().unwrap();
         assert_eq!(l["budget_words"].as_u64().unwrap(), u64::from(redub_translate::word_budget_at(d, wps)));
@@ -160,7 +163,7 @@ fn a_pin_holds_and_a_pin_for_a_speaker_not_found_is_a_warning() {
     dub(&req, &StandIns::new(false), EventSink::silent()).unwrap();
     let job_dir = std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path();
     let voices: redub_pipeline::voices::VoiceMap =
-        serde_json::from_slice(&std::fs::read(job_dir.join("06-voices/voices.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("07-voices/voices.json")).unwrap()).unwrap();
     assert_eq!((voices["S2"].voice.as_str(), voices["S2"].pinned), ("tone-d", true));
     assert!(!voices["S1"].pinned && voices["S1"].voice != "tone-d", "{voices:?}");
     let log = std::fs::read_to_string(job_dir.join("events.jsonl")).unwrap();

@@ -10,8 +10,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use support::StandIns;
 
-const BEFORE_VOICES: [&str; 5] = ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate"];
-const FROM_VOICES: [&str; 4] = ["06-voices", "07-synthesize", "08-render", "09-mux"];
+const BEFORE_VOICES: [&str; 6] = ["01-ingest", "02-vad", "03-separate", "04-transcribe", "05-diarize", "06-translate"];
+const FROM_VOICES: [&str; 4] = ["07-voices", "08-synthesize", "09-render", "10-mux"];
 
 fn request(dir: &Path) -> DubRequest {
     // The kill test's child asks for the same input: made once, so its key stays the same.
@@ -44,7 +44,7 @@ fn event_count(job: &Path) -> usize {
 }
 
 fn edit_line(job: &Path, index: usize, text: &str) {
-    let path = job.join("05-translate/translations.json");
+    let path = job.join("06-translate/translations.json");
     let mut lines: Vec<Value> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     lines[index]["target_text"] = text.into();
     std::fs::write(&path, serde_json::to_vec_pretty(&lines).unwrap()).unwrap();
@@ -57,10 +57,10 @@ fn a_job_stopped_after_translation_resumes_with_the_edited_line() {
     let b = StandIns::new(false);
 
     // Stop for review after the translation.
-    req.stop_after = Some("05-translate".into());
+    req.stop_after = Some("06-translate".into());
     let s = dub(&req, &b, EventSink::silent()).unwrap();
     let job = job_dir(&req);
-    assert_eq!(s.paused_after.as_deref(), Some("05-translate"));
+    assert_eq!(s.paused_after.as_deref(), Some("06-translate"));
     assert_eq!(s.stages.iter().map(|r| r.stage.as_str()).collect::<Vec<_>>(), BEFORE_VOICES);
     for stage in FROM_VOICES {
         assert!(!job.join(stage).exists(), "{stage} has not run");
@@ -91,11 +91,11 @@ fn a_job_stopped_after_translation_resumes_with_the_edited_line() {
     let s = dub(&req, &b, EventSink::silent()).unwrap();
     let spoken = b.spoken.lock().unwrap().clone();
     assert!(!spoken.is_empty() && spoken.iter().all(|t| t == "otra corrección"), "{spoken:?}");
-    assert_eq!(started(&job, before), ["07-synthesize", "08-render", "09-mux"]);
-    assert_eq!(s.skipped_stages.len(), 6);
+    assert_eq!(started(&job, before), ["08-synthesize", "09-render", "10-mux"]);
+    assert_eq!(s.skipped_stages.len(), redub_pipeline::STAGES.len() - 3);
     let report = read(&job.join("output/report.json"));
     let stages = report["stages"].as_array().unwrap();
-    assert_eq!(stages.len(), 9, "every stage in the report: {report}");
+    assert_eq!(stages.len(), redub_pipeline::STAGES.len(), "every stage in the report: {report}");
     assert!(stages.iter().all(|st| st["wall_ms"].is_u64() && st["rtf"].is_f64()), "{stages:?}");
 }
 
@@ -105,7 +105,7 @@ fn an_unknown_stop_is_refused_before_any_work() {
     let mut req = request(tmp.path());
     req.stop_after = Some("05-review".into());
     let err = dub(&req, &StandIns::new(false), EventSink::silent()).unwrap_err().to_string();
-    assert!(err.contains("05-review") && err.contains("05-translate, 06-voices"), "{err}");
+    assert!(err.contains("05-review") && err.contains("06-translate, 07-voices"), "{err}");
     assert!(!req.jobs_dir.exists(), "no job folder for a refused request");
 }
 
@@ -130,7 +130,7 @@ fn child_job_for_the_kill_test() {
 
 /// The lines kept in the synthesis unit store: their ids.
 fn kept_lines(job: &Path) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir(job.join("units/07-synthesize")) else { return vec![] };
+    let Ok(dir) = std::fs::read_dir(job.join("units/08-synthesize")) else { return vec![] };
     let mut ids: Vec<u32> = dir
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -164,13 +164,16 @@ fn a_job_killed_during_synthesis_keeps_the_lines_it_spoke() {
     let kept = kept_lines(&job);
     println!("killed with lines {kept:?} spoken");
     assert!(kept.len() >= 2 && kept.len() < 6, "killed in the middle: {kept:?}");
-    assert!(!job.join("07-synthesize/manifest.json").exists(), "synthesis had not finished");
+    assert!(!job.join("08-synthesize/manifest.json").exists(), "synthesis had not finished");
 
     let b = StandIns::new(false);
     let s = dub(&req, &b, EventSink::silent()).unwrap();
     assert!(req.output.is_file());
-    assert_eq!(s.skipped_stages, ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate", "06-voices"]);
-    let lines = read(&job.join("05-translate/translations.json"));
+    assert_eq!(
+        s.skipped_stages,
+        ["01-ingest", "02-vad", "03-separate", "04-transcribe", "05-diarize", "06-translate", "07-voices"]
+    );
+    let lines = read(&job.join("06-translate/translations.json"));
     let text = |id: u32| lines.as_array().unwrap().iter().find(|l| l["id"] == id).unwrap()["target_text"].clone();
     let spoken = b.spoken.lock().unwrap().clone();
     for id in &kept {
@@ -181,7 +184,7 @@ fn a_job_killed_during_synthesis_keeps_the_lines_it_spoke() {
         let t = text(id);
         assert!(spoken.iter().any(|s| *s == t), "line {id} ({t}) was spoken on resume: {spoken:?}");
     }
-    let clips = read(&job.join("07-synthesize/clips.json"));
+    let clips = read(&job.join("08-synthesize/clips.json"));
     assert_eq!(clips.as_array().unwrap().len(), 6, "every line has its clip");
-    assert!(!job.join("units/07-synthesize").exists(), "the unit store is emptied once the stage is in place");
+    assert!(!job.join("units/08-synthesize").exists(), "the unit store is emptied once the stage is in place");
 }

@@ -355,21 +355,22 @@ fn job_dir(req: &DubRequest) -> PathBuf {
     std::fs::read_dir(&req.jobs_dir).unwrap().next().unwrap().unwrap().path()
 }
 
-const BEFORE_SYNTHESIS: [&str; 6] = ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate", "06-voices"];
+const BEFORE_SYNTHESIS: [&str; 7] =
+    ["01-ingest", "02-vad", "03-separate", "04-transcribe", "05-diarize", "06-translate", "07-voices"];
 
 /// The voices stage's own files: references at 44.1 kHz mono, S2's padded to 2.0 s.
 fn check_voices_stage(job: &Path) {
-    let voices: Value = serde_json::from_slice(&std::fs::read(job.join("06-voices/voices.json")).unwrap()).unwrap();
+    let voices: Value = serde_json::from_slice(&std::fs::read(job.join("07-voices/voices.json")).unwrap()).unwrap();
     for sp in ["S1", "S2"] {
         assert_eq!(voices[sp]["backend"], "elevenlabs", "{voices}");
         assert_eq!(voices[sp]["voice"], "", "a clone is made at synthesis: {voices}");
         assert_eq!(voices[sp]["reference"], format!("refs/{sp}.wav"));
     }
     assert_eq!(voices["S2"]["reference_ms"], 2000, "{voices}");
-    let (ch, rate, secs) = wav_info(&std::fs::read(job.join("06-voices/refs/S2.wav")).unwrap());
+    let (ch, rate, secs) = wav_info(&std::fs::read(job.join("07-voices/refs/S2.wav")).unwrap());
     assert_eq!((ch, rate), (1, 44_100));
     assert!((secs - 2.0).abs() < 0.001, "{secs}");
-    let (ch, rate, _) = wav_info(&std::fs::read(job.join("06-voices/refs/S1.wav")).unwrap());
+    let (ch, rate, _) = wav_info(&std::fs::read(job.join("07-voices/refs/S1.wav")).unwrap());
     assert_eq!((ch, rate), (1, 44_100));
 }
 
@@ -402,7 +403,7 @@ fn a_job_that_fails_half_way_deletes_its_clones_and_resumes_from_synthesis() {
     let fake = serve();
     let req = request(tmp.path(), &fake);
 
-    // The third line is refused (a 400 is not retried): the job fails in 07-synthesize.
+    // The third line is refused (a 400 is not retried): the job fails in 08-synthesize.
     fake.fail_tts(Some(3));
     let err = dub(&req, &StandIns, EventSink::silent()).unwrap_err().to_string();
     println!("failed job: {err}");
@@ -411,7 +412,7 @@ fn a_job_that_fails_half_way_deletes_its_clones_and_resumes_from_synthesis() {
     for stage in BEFORE_SYNTHESIS {
         assert!(job.join(stage).join("manifest.json").is_file(), "{stage} is kept");
     }
-    assert!(!job.join("07-synthesize/manifest.json").exists());
+    assert!(!job.join("08-synthesize/manifest.json").exists());
     assert!(!req.output.exists());
     check_voices_stage(&job);
     // S1's lines (0, 2, 4) come first; the refusal is S1's third line.

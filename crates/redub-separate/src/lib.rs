@@ -20,7 +20,28 @@ pub use model::{DeepFilter, DELAY, HOP, LIBRARY_FILE, MODEL_FILE, RATE};
 pub use plan::{edge_weights, widened_regions};
 pub use separate::{ChannelMode, SeparateSettings, Stems};
 
-use redub_core::Audio;
+use redub_core::{Audio, Ctx, Result, Span, SpeechSeparator};
+
+/// DeepFilterNet3 with its settings, as the pipeline's [`SpeechSeparator`].
+#[derive(Debug)]
+pub struct DeepFilterSeparator {
+    pub model: DeepFilter,
+    pub settings: SeparateSettings,
+}
+
+impl DeepFilterSeparator {
+    /// The installed model (`$REDUB_HOME/models/deepfilternet3`) with the default settings.
+    pub fn load() -> Result<Self> {
+        Ok(Self { model: DeepFilter::load(None)?, settings: SeparateSettings::default() })
+    }
+}
+
+impl SpeechSeparator for DeepFilterSeparator {
+    fn separate(&mut self, channels: &[Audio], regions: &[Span], ctx: &Ctx) -> Result<Vec<(Audio, Audio)>> {
+        let stems = self.model.separate_channels(channels, regions, &self.settings, ctx)?;
+        Ok(stems.into_iter().map(|s| (s.speech, s.background)).collect())
+    }
+}
 
 /// Interleaved samples (as `redub_media::read_wav` returns them) as one [`Audio`] per channel.
 /// A trailing partial frame is dropped; 0 channels count as 1.

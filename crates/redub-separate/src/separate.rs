@@ -86,10 +86,12 @@ impl DeepFilter {
         ctx: &Ctx,
     ) -> Result<Vec<Stems>> {
         let (rate, len) = check_channels(channels)?;
-        let spans = widened_regions(regions, settings.margin_ms, rate, len);
+        let fade = ms_to_samples(settings.crossfade_ms, rate);
+        let spans =
+            split_long(&widened_regions(regions, settings.margin_ms, rate, len), ms_to_samples(PIECE_MS, rate), fade);
         let jobs = plan_jobs(&spans, channels.len(), settings, rate, len);
         let estimates = self.run_jobs(channels, &jobs, settings.threads, rate, ctx)?;
-        Ok(assemble(channels, &jobs, &estimates, ms_to_samples(settings.crossfade_ms, rate)))
+        Ok(assemble(channels, &jobs, &estimates, fade))
     }
 
     /// Every job's speech estimate over its span (mix rate), in job order, `threads` at a time.
@@ -181,6 +183,33 @@ fn check_channels(channels: &[Audio]) -> Result<(u32, usize)> {
     Ok((first.rate, first.samples.len()))
 }
 
+/// Longest stretch one model state runs over: longer spans are cut into equal pieces, so that
+/// one long scene (the sample is a single 24 s span) still keeps every core busy. The cut does
+/// not depend on the thread count, so neither does the result.
+const PIECE_MS: u64 = 15_000;
+
+/// `spans` with every span longer than `piece` samples cut into equal pieces that overlap by
+/// `fade` samples: each piece fades out where the next fades in, and the two raised-cosine ramps
+/// sum to 1, so the joined estimate has no seam.
+fn split_long(spans: &[(usize, usize)], piece: usize, fade: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for &(a, b) in spans {
+        let len = b - a;
+        let n = len.div_ceil(piece.max(1)).max(1);
+        if n == 1 || len / n <= 4 * fade {
+            out.push((a, b));
+            continue;
+        }
+        let cut = |k: usize| a + len * k / n;
+        for k in 0..n {
+            let start = if k == 0 { a } else { cut(k) - fade / 2 };
+            let end = if k + 1 == n { b } else { cut(k + 1) - fade / 2 + fade };
+            out.push((start, end));
+        }
+    }
+    out
+}
+
 /// Audio the model hears after each widened region: its 20 ms look-ahead then hears the mix
 /// rather than padding, and the resampler's edge falls outside the region.
 const AFTER_MS: u64 = 100;
@@ -256,8 +285,9 @@ fn assemble(channels: &[Audio], jobs: &[Job], estimates: &[Vec<f32>], fade: usiz
                 .collect(),
         };
         for (c, gain) in targets {
+            // Added, not written: the pieces of a long span overlap by one fade.
             for ((s, &e), &w) in speech[c][a..b].iter_mut().zip(est).zip(&weights) {
-                *s = e * w * gain;
+                *s += e * w * gain;
             }
         }
     }
@@ -311,6 +341,22 @@ mod tests {
         let per = SeparateSettings { channels: ChannelMode::PerChannel, ..settings };
         assert_eq!(plan_jobs(&[(0, 1000)], 2, &per, 1000, 6050).len(), 2);
         assert_eq!(plan_jobs(&[(0, 1000)], 1, &per, 1000, 6050).len(), 1);
+    }
+
+    #[test]
+    fn long_spans_become_overlapping_pieces_whose_fades_sum_to_one() {
+        assert_eq!(split_long(&[(0, 100)], 150, 10), vec![(0, 100)]);
+        let pieces = split_long(&[(1000, 1300)], 150, 10);
+        assert_eq!(pieces, vec![(1000, 1155), (1145, 1300)]);
+        // Weights of the two pieces over the whole span: 1 everywhere inside it but the outer fades.
+        let mut sum = vec![0.0f32; 300];
+        for &(a, b) in &pieces {
+            for (i, w) in edge_weights(b - a, 10).into_iter().enumerate() {
+                sum[a - 1000 + i] += w;
+            }
+        }
+        assert!(sum[10..290].iter().all(|&w| (w - 1.0).abs() < 1e-6), "{:?}", &sum[140..160]);
+        assert_eq!(split_long(&[(0, 1000)], 300, 10).len(), 4);
     }
 
     #[test]

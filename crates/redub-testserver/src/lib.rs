@@ -2,12 +2,14 @@
 //! 127.0.0.1 that records every request (bodies as bytes, multipart forms split into parts) and
 //! answers from a script or through a handler the test gives, so each test can play a service,
 //! a rate-limiting one, a hanging one or a broken one without a server crate or a network.
-//! Also the WAV helpers those tests need to make and read audio bodies.
+//! Also the WAV helpers those tests need to make and read audio bodies, and music-like beds
+//! (`beds`) for tests whose audio should sound like real content.
 //!
 //! Only ever a dev-dependency: it panics on anything unexpected, which is what a test wants.
 
 #![allow(clippy::unwrap_used)]
 
+pub mod beds;
 mod multipart;
 mod server;
 mod wav;

@@ -32,19 +32,31 @@ enum Command {
         /// Source language (detected from the speech when omitted).
         #[arg(long)]
         from: Option<String>,
-        /// Output file (default: `<input>.<to>.mp4` beside the input).
+        /// Output file (default: `<input>.<to>.mp4` beside the input): `.mp4`, `.m4v`, `.mov`,
+        /// or `.mkv` for Matroska.
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Keep the original audio as a second track.
+        /// Keep the original audio as a second track (tagged with the source language, not
+        /// the default).
         #[arg(long)]
         keep_original_audio: bool,
+        /// Subtitles: `files` (SRT and WebVTT beside the output, in both languages and
+        /// bilingual) or `embed` (those files, and the target and source subtitles as streams
+        /// of the output too).
+        #[arg(long, default_value = "files", value_name = "MODE")]
+        subtitles: redub_pipeline::request::SubtitleMode,
+        /// What the dubbed voices go over: `separate` (the original voices taken out, music and
+        /// effects kept at their level), `duck` (the original turned down 18 dB under speech),
+        /// `drop` (nothing).
+        #[arg(long, default_value = "separate", value_name = "MODE")]
+        background: redub_pipeline::Background,
         /// Folder for job folders (default: `$REDUB_HOME/jobs`, i.e. `~/.cache/redub/jobs`).
         #[arg(long)]
         jobs_dir: Option<PathBuf>,
         /// Print one JSON event per line instead of progress bars.
         #[arg(long)]
         json: bool,
-        /// Stop after this stage (e.g. `05-translate`, to review `translations.json` before any
+        /// Stop after this stage (e.g. `06-translate`, to review `translations.json` before any
         /// line is spoken); the same command without it resumes from there.
         #[arg(long, value_name = "STAGE")]
         stop_after: Option<String>,
@@ -232,6 +244,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             from,
             output,
             keep_original_audio,
+            subtitles,
+            background,
             jobs_dir,
             json,
             stop_after,
@@ -243,12 +257,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dub".into());
                 input.with_file_name(format!("{stem}.{to}.mp4"))
             });
+            // An output name Redub cannot write is refused before any work.
+            redub_pipeline::stages::mux::check_output(&output)?;
             let jobs_dir = jobs_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("jobs"));
             let mut req = DubRequest {
                 from,
                 keep_original_audio,
+                subtitles,
                 diarize: speakers.settings(),
                 stop_after,
+                background,
                 ..DubRequest::new(input, output, &to, jobs_dir)
             };
             translation.apply(&mut req)?;
@@ -259,7 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let (Some(after), false) = (&summary.paused_after, json) {
                 eprintln!("stopped after {after} as asked: {} lines", summary.lines);
                 eprintln!("job:       {}", summary.job_dir.display());
-                eprintln!("lines:     {}", summary.job_dir.join("05-translate/translations.json").display());
+                eprintln!("lines:     {}", summary.job_dir.join("06-translate/translations.json").display());
                 eprintln!("run the same command without --stop-after to go on");
                 print_review(&summary);
                 return Ok(());
@@ -291,7 +309,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 under
             };
-            let file = dir.join("06-voices/voices.json");
+            let file = dir.join("07-voices/voices.json");
             let text = std::fs::read_to_string(&file).with_context(|| {
                 format!("{} has no voice map yet: run `redub dub` until it has passed the voices stage", dir.display())
             })?;
@@ -317,11 +335,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     hz(v.speaker_f0_hz),
                     hz(v.voice_f0_hz),
                     v.similarity.map_or("-".to_string(), |s| format!("{s:.3}")),
-                    dir.join("06-voices").join(&v.reference).display(),
+                    dir.join("07-voices").join(&v.reference).display(),
                     v.reference_ms as f64 / 1000.0
                 );
             }
-            let mut stock: Vec<String> = std::fs::read_dir(dir.join("06-voices/probes"))
+            let mut stock: Vec<String> = std::fs::read_dir(dir.join("07-voices/probes"))
                 .map(|d| {
                     d.filter_map(|e| e.ok())
                         .filter_map(|e| e.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -406,7 +424,7 @@ fn print_review(summary: &redub_pipeline::DubSummary) {
         return;
     }
     eprintln!(
-        "review:    {} of {} lines flagged (edit 05-translate/translations.json and rerun to redo only those):",
+        "review:    {} of {} lines flagged (edit 06-translate/translations.json and rerun to redo only those):",
         summary.review.len(),
         summary.lines
     );

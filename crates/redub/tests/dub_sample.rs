@@ -71,7 +71,7 @@ fn dubs_the_sample_clip_end_to_end() {
 
     // Whisper's transcript against the reference.
     let transcript: Vec<redub_core::Segment> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("03-transcribe/segments.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("04-transcribe/segments.json")).unwrap()).unwrap();
     let stm = std::fs::read_to_string(root().join("fixtures/speech-2spk/sample.stm")).unwrap();
     let reference: Vec<String> =
         stm.lines().map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")).collect();
@@ -86,17 +86,17 @@ fn dubs_the_sample_clip_end_to_end() {
 
     // Two people speak in the call: the dub finds them and gives each a voice of their own.
     let segments: Vec<redub_core::Segment> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("04-diarize/segments.json")).unwrap()).unwrap();
-    let hyp = redub_diarize::rttm::read(&job_dir.join("04-diarize/speakers.rttm")).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("05-diarize/segments.json")).unwrap()).unwrap();
+    let hyp = redub_diarize::rttm::read(&job_dir.join("05-diarize/speakers.rttm")).unwrap();
     let reference = redub_diarize::rttm::read(&root().join("fixtures/speech-2spk/sample.rttm")).unwrap();
     let der = redub_diarize::der::score(&reference, &hyp, 250);
     let voices: std::collections::BTreeMap<String, redub_pipeline::voices::SpeakerVoice> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("06-voices/voices.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("07-voices/voices.json")).unwrap()).unwrap();
     println!("speakers in the dub: {voices:?}; DER of the job's RTTM {:.1}%", der.der * 100.0);
     assert_eq!(voices.len(), 2, "two speakers");
     assert_ne!(voices["S1"].voice, voices["S2"].voice, "two different stock voices");
     let clips: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(job_dir.join("07-synthesize/clips.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(job_dir.join("08-synthesize/clips.json")).unwrap()).unwrap();
     for c in &clips {
         let seg = segments.iter().find(|s| u64::from(s.id) == c["id"].as_u64().unwrap()).unwrap();
         let sp = seg.speaker.as_deref().unwrap();
@@ -145,7 +145,7 @@ fn dubs_the_sample_clip_end_to_end() {
     let again = redub(&args);
     assert!(again.status.success());
     let skipped = events(&again.stdout).iter().filter(|e| e["type"] == "stage_skipped").count();
-    assert_eq!(skipped, 9, "all nine stages are reused on a rerun");
+    assert_eq!(skipped, redub_pipeline::STAGES.len(), "every stage is reused on a rerun");
 
     // The voice map is listed, and a speaker can be pinned to another voice: only the voices
     // stage and what follows it are redone.
@@ -172,7 +172,7 @@ fn dubs_the_sample_clip_end_to_end() {
         .filter(|e| e["type"] == "stage_skipped")
         .map(|e| e["data"]["stage"].as_str().unwrap_or("").to_string())
         .collect();
-    assert_eq!(skipped, ["01-ingest", "02-vad", "03-transcribe", "04-diarize", "05-translate"]);
+    assert_eq!(skipped, ["01-ingest", "02-vad", "03-separate", "04-transcribe", "05-diarize", "06-translate"]);
     let listed = redub(&["voices", job_dir.to_str().unwrap(), "--json"]);
     let map: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(map["S1"]["voice"], other);
@@ -194,14 +194,14 @@ fn voice_likeness(job_dir: &Path, segments: &[redub_core::Segment], clips: &[ser
     let mut source = Vec::new();
     let mut dubbed = Vec::new();
     for sp in speakers {
-        source.push(redub_media::read_wav_mono(&job_dir.join(format!("06-voices/refs/{sp}.wav"))).unwrap());
+        source.push(redub_media::read_wav_mono(&job_dir.join(format!("07-voices/refs/{sp}.wav"))).unwrap());
         let mut samples = Vec::new();
         let mut rate = 0;
         for c in clips {
             let seg = segments.iter().find(|s| u64::from(s.id) == c["id"].as_u64().unwrap()).unwrap();
             if seg.speaker.as_deref() == Some(sp) {
                 let a =
-                    redub_media::read_wav_mono(&job_dir.join("07-synthesize/clips").join(c["file"].as_str().unwrap()))
+                    redub_media::read_wav_mono(&job_dir.join("08-synthesize/clips").join(c["file"].as_str().unwrap()))
                         .unwrap();
                 rate = a.rate;
                 samples.extend(a.samples);

@@ -1,4 +1,4 @@
-//! 04-diarize: who speaks when, and the dub lines. After transcription, so that changing
+//! 05-diarize: who speaks when, and the dub lines. After transcription, so that changing
 //! speaker settings reruns neither VAD nor Whisper. Writes the turns, an RTTM, and Whisper's
 //! sentences with a speaker each, retimed and joined into dub lines (`redub_diarize::lines`).
 
@@ -9,11 +9,11 @@ use redub_core::{Ctx, Result, Segment, Span};
 use serde_json::json;
 use std::path::Path;
 
-pub const STAGE: Stage = Stage { name: "04-diarize", version: 3, inputs, run, after: Some(after), still_valid: None };
+pub const STAGE: Stage = Stage { name: "05-diarize", version: 3, inputs, run, after: Some(after), still_valid: None };
 
 fn inputs(cx: &JobCx) -> Result<serde_json::Value> {
     Ok(json!({
-        "up": [cx.key("02-vad")?, cx.key("03-transcribe")?],
+        "up": [cx.key("02-vad")?, cx.key("04-transcribe")?],
         "settings": cx.req.diarize,
         "backend": cx.backends.identity("diarize"),
     }))
@@ -22,7 +22,7 @@ fn inputs(cx: &JobCx) -> Result<serde_json::Value> {
 fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let req = cx.req;
     let regions: Vec<Span> = cx.read("02-vad", "regions.json")?;
-    let transcript: Vec<Segment> = cx.read("03-transcribe", "segments.json")?;
+    let transcript: Vec<Segment> = cx.read("04-transcribe", "segments.json")?;
     // Scene cuts only matter where the input is split into chunks.
     let cuts = if cx.probe.video.is_some() && cx.probe.duration_ms > req.diarize.chunk.max_ms {
         redub_media::scene_cuts(&req.input, redub_media::SCENE_THRESHOLD)?

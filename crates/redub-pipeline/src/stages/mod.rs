@@ -8,6 +8,7 @@ pub mod diarize;
 pub mod ingest;
 pub mod mux;
 pub mod render;
+pub mod separate;
 pub mod synthesize;
 pub mod transcribe;
 pub mod translate;
@@ -18,9 +19,10 @@ pub mod voices;
 pub const DEFAULT_SPEAKER: &str = "S1";
 
 /// The job: every stage, in order.
-pub const STAGES: [Stage; 9] = [
+pub const STAGES: [Stage; 10] = [
     ingest::STAGE,
     vad::STAGE,
+    separate::STAGE,
     transcribe::STAGE,
     diarize::STAGE,
     translate::STAGE,

@@ -1,6 +1,6 @@
-//! 07-synthesize: every line spoken in its speaker's voice and fitted to its slot. The unit is
+//! 08-synthesize: every line spoken in its speaker's voice and fitted to its slot. The unit is
 //! one speaker ([`synthesize_speaker`]: their clone, if any, lives only while their lines are
-//! spoken); inside it each line is kept the moment it is spoken (`units/07-synthesize/`), so a
+//! spoken); inside it each line is kept the moment it is spoken (`units/08-synthesize/`), so a
 //! job killed in the middle resumes at the next line, and a paid service is never asked twice.
 //! Clips are named by what they depend on (text, voice, language, slot), so after a hand edit
 //! of `translations.json` only the edited lines are spoken again.
@@ -22,7 +22,7 @@ use std::sync::Mutex;
 /// Bumped when the fitting changes, so old clips are made again rather than reused.
 const VERSION: u32 = 4;
 
-pub const STAGE: Stage = Stage { name: "07-synthesize", version: VERSION, inputs, run, after: None, still_valid: None };
+pub const STAGE: Stage = Stage { name: "08-synthesize", version: VERSION, inputs, run, after: None, still_valid: None };
 
 /// One spoken line, as `clips.json` lists it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,7 +44,7 @@ pub struct LineTask {
     pub text: String,
     pub slot_ms: u64,
     pub file: String,
-    /// Its expected length at natural speed (05-translate's speaking rate), which lets a line
+    /// Its expected length at natural speed (06-translate's speaking rate), which lets a line
     /// that will not fit skip its natural take.
     #[serde(default)]
     pub estimate_ms: Option<u64>,
@@ -66,7 +66,7 @@ fn inputs(cx: &JobCx) -> Result<serde_json::Value> {
     // The lines themselves are in the key, not only the translate stage's key: a hand edit of
     // translations.json reruns this stage, and unchanged lines reuse their clips.
     Ok(json!({
-        "up": [cx.key("05-translate")?, cx.key("06-voices")?],
+        "up": [cx.key("06-translate")?, cx.key("07-voices")?],
         "to": cx.req.to,
         "backend": cx.backends.identity("synthesize"),
         "lines": lines_digest(&cx.lines()?),
@@ -120,7 +120,7 @@ pub fn speaker_tasks(
     let mut tasks = Vec::new();
     for sp in speakers_in_order(lines) {
         let voice = map.get(&sp).ok_or_else(|| {
-            Error::backend("synthesize", format!("speaker {sp} has no voice in 06-voices/voices.json"))
+            Error::backend("synthesize", format!("speaker {sp} has no voice in 07-voices/voices.json"))
         })?;
         let lines = lines
             .iter()
@@ -222,9 +222,9 @@ fn engine(cx: &JobCx) -> Result<Engine> {
 
 fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let lines = cx.lines()?;
-    let map: VoiceMap = cx.read("06-voices", "voices.json")?;
+    let map: VoiceMap = cx.read("07-voices", "voices.json")?;
     let rate = cx
-        .read::<serde_json::Value>("05-translate", "rate.json")
+        .read::<serde_json::Value>("06-translate", "rate.json")
         .ok()
         .and_then(|v| serde_json::from_value::<SpeechRate>(v["speech"].clone()).ok());
     let tasks = speaker_tasks(&lines, &map, &cx.req.to, &cx.job.id, rate.as_ref())?;
@@ -243,7 +243,7 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     progress(0, total);
     let events = cx.events().clone();
     let warn = move |message: String| events.emit("warning", json!({ "stage": STAGE.name, "message": message }));
-    let voices_dir = cx.dir("06-voices");
+    let voices_dir = cx.dir("07-voices");
     // Stock voices are spoken side by side when the machine has the cores; a cloning service
     // one speaker after another (one clone at a time on the account).
     let parallel = if matches!(cx.req.voices, crate::config::VoiceConfig::Stock) {

@@ -1,4 +1,4 @@
-//! 03-transcribe: timed text of the speech regions. The transcriber groups the regions into
+//! 04-transcribe: timed text of the speech regions. The transcriber groups the regions into
 //! windows it decodes on its own ([`redub_core::Transcriber::plan`]); each window is a unit
 //! ([`transcribe_window`]) kept as it finishes, so a stopped job resumes at the next window.
 
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::Path;
 
-pub const STAGE: Stage = Stage { name: "03-transcribe", version: 2, inputs, run, after: None, still_valid: None };
+pub const STAGE: Stage = Stage { name: "04-transcribe", version: 2, inputs, run, after: None, still_valid: None };
 
 /// Shorter windows are not used to fix the language a detecting run keeps: a film is in one
 /// language, and detection on a short line flips.

@@ -1,4 +1,4 @@
-//! 05-translate: each line in the target language within its word budget, with review flags.
+//! 06-translate: each line in the target language within its word budget, with review flags.
 //! The windows, budgets and checks are in `crate::translate`.
 
 use super::DEFAULT_SPEAKER;
@@ -9,7 +9,7 @@ use redub_core::{Ctx, Result, Segment, Synthesizer, Translator};
 use serde_json::json;
 use std::path::Path;
 
-pub const STAGE: Stage = Stage { name: "05-translate", version: 2, inputs, run, after: Some(after), still_valid: None };
+pub const STAGE: Stage = Stage { name: "06-translate", version: 2, inputs, run, after: Some(after), still_valid: None };
 
 fn settings(cx: &JobCx) -> redub_translate::LlmSettings {
     redub_translate::LlmSettings {
@@ -22,7 +22,7 @@ fn settings(cx: &JobCx) -> redub_translate::LlmSettings {
 fn inputs(cx: &JobCx) -> Result<serde_json::Value> {
     let req = cx.req;
     Ok(json!({
-        "up": cx.key("04-diarize")?,
+        "up": cx.key("05-diarize")?,
         "from": cx.from_lang()?,
         "to": req.to,
         "translator": req.translator.identity(),

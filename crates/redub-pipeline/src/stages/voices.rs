@@ -1,4 +1,4 @@
-//! 06-voices: one voice per speaker, chosen before any line is spoken so that it can be listed
+//! 07-voices: one voice per speaker, chosen before any line is spoken so that it can be listed
 //! and pinned (`redub voices JOB`, `--voice`), with each speaker's reference sample. With stock
 //! voices every candidate reads a probe text; in a language with a fixed probe
 //! ([`crate::voices::fixed_probe_text`]) that reading is the same for every job and is kept in
@@ -12,12 +12,12 @@ use redub_core::{Audio, Error, Result, Synthesizer, Turn};
 use serde_json::json;
 use std::path::Path;
 
-pub const STAGE: Stage = Stage { name: "06-voices", version: 3, inputs, run, after: Some(after), still_valid: None };
+pub const STAGE: Stage = Stage { name: "07-voices", version: 3, inputs, run, after: Some(after), still_valid: None };
 
 fn inputs(cx: &JobCx) -> Result<serde_json::Value> {
     let req = cx.req;
     Ok(json!({
-        "up": [cx.key("01-ingest")?, cx.key("04-diarize")?, cx.key("05-translate")?],
+        "up": [cx.key("01-ingest")?, cx.key("03-separate")?, cx.key("05-diarize")?, cx.key("06-translate")?],
         "voices": req.voices.identity(),
         "pins": req.voice_pins,
         "reference_max_ms": req.reference_max_ms,
@@ -80,10 +80,10 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
 /// `refs/<speaker>.wav` for every speaker: their own speech with overlaps cut out, longest
 /// pieces first (see [`choice::reference_spans`]).
 fn reference_samples(cx: &JobCx, dir: &Path, speakers: &[String]) -> Result<Vec<(String, Audio)>> {
-    let turns: Vec<Turn> = cx.read("04-diarize", "turns.json")?;
+    let turns: Vec<Turn> = cx.read("05-diarize", "turns.json")?;
     let lines = cx.lines()?;
-    let (rate, channels, mix) = redub_media::read_wav(&cx.dir("01-ingest").join("mix.wav"))?;
-    let original = Audio::new(rate, redub_media::downmix(&mix, channels));
+    // The separated speech: no music or effects go to a cloning service or into the voice match.
+    let original = super::separate::reference_audio(cx)?;
     let refs = dir.join("refs");
     std::fs::create_dir_all(&refs).map_err(|e| Error::io(&refs, e))?;
     let mut samples = Vec::new();

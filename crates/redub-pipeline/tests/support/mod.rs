@@ -87,6 +87,8 @@ pub struct StandIns {
     pub spoken: Arc<Mutex<Vec<String>>>,
     pub regions: Vec<(u64, u64)>,
     pub tts_delay: std::time::Duration,
+    /// Separate with the real DeepFilterNet3 (the other stand-ins have no separator).
+    pub separate: bool,
 }
 
 impl StandIns {
@@ -97,6 +99,7 @@ impl StandIns {
             spoken: Default::default(),
             regions: vec![(500, 1500), (2000, 3500)],
             tts_delay: std::time::Duration::ZERO,
+            separate: false,
         }
     }
 }
@@ -154,6 +157,12 @@ impl Backends for StandIns {
         } else {
             Ok(Box::new(Counting(redub_tts::ToneSynth::default(), self.spoken.clone(), self.tts_delay)))
         }
+    }
+    fn separator(&self) -> Result<Option<Box<dyn redub_core::SpeechSeparator>>> {
+        if !self.separate {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(redub_separate::DeepFilterSeparator::load()?)))
     }
     fn identity(&self, stage: &str) -> serde_json::Value {
         serde_json::json!({ "stand-in": stage })
