@@ -49,4 +49,5 @@ clean-jobs:
 # the binary `build` makes, per stage, next to faster-whisper on the same audio; writes
 # bench/RESULTS.md. Settings (BENCH_SECS, BENCH_INPUTS, ...) are listed in scripts/bench.sh.
 bench: build
-	@BIN="$(BIN)" scripts/bench.sh
+	$(CARGO) build -p redub-pipeline --example render_bench
+	@BIN="$(BIN)" RENDER_BIN="$(CARGO_TARGET_DIR)/debug/examples/render_bench" scripts/bench.sh

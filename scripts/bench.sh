@@ -11,7 +11,9 @@
 # Settings (environment): BIN (the redub binary; the Makefile passes its own), REDUB_HOME
 # (default ~/.cache/redub), BENCH_SECS (600), BENCH_SEED (20251201), BENCH_INPUTS
 # ("sample long"), BENCH_THREADS (faster-whisper's cpu_threads, 2), BENCH_KEEP_RUNS (3),
-# PYTHON (python3: the Python that makes the venv).
+# PYTHON (python3: the Python that makes the venv), BENCH_RENDER_SECS (7200: the render stage
+# alone on a generated tone bed of that length with one clip every 6 s; 0 skips it) and
+# RENDER_BIN (the render_bench example; the Makefile passes it).
 #
 # Everything it makes lives under $REDUB_HOME/bench: venv/ (faster-whisper, installed from
 # PyPI with the hashes in bench/requirements.txt), ct2-whisper-base/ (the CTranslate2 model
@@ -28,6 +30,7 @@ BENCH_SEED="${BENCH_SEED:-20251201}"
 BENCH_INPUTS="${BENCH_INPUTS:-sample long}"
 BENCH_THREADS="${BENCH_THREADS:-2}"
 BENCH_KEEP_RUNS="${BENCH_KEEP_RUNS:-3}"
+BENCH_RENDER_SECS="${BENCH_RENDER_SECS:-7200}"
 PY="${PYTHON:-python3}"
 REQ="$ROOT/bench/requirements.txt"
 VENV="$BENCH/venv"
@@ -46,6 +49,10 @@ for tool in ffmpeg ffprobe git; do
   command -v "$tool" >/dev/null || die "$tool is not installed: run \`make setup\` (it installs ffmpeg), or apt-get install $tool"
 done
 [[ "$BENCH_SECS" =~ ^[0-9]+$ && "$BENCH_SECS" -ge 30 ]] || die "BENCH_SECS=$BENCH_SECS: give a whole number of seconds, at least 30 (default 600)"
+[[ "$BENCH_RENDER_SECS" =~ ^[0-9]+$ ]] || die "BENCH_RENDER_SECS=$BENCH_RENDER_SECS: give a whole number of seconds (0 skips the render benchmark)"
+if [[ "$BENCH_RENDER_SECS" -gt 0 ]]; then
+  [[ -x "${RENDER_BIN:-}" ]] || die "RENDER_BIN (the render_bench example) is not set or not built: run \`make bench\`, or BENCH_RENDER_SECS=0 to skip it"
+fi
 [[ "$BENCH_THREADS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_THREADS=$BENCH_THREADS: give a number of threads (default 2)"
 for name in $BENCH_INPUTS; do
   [[ "$name" == sample || "$name" == long ]] || die "BENCH_INPUTS has \"$name\": the inputs are \`sample\` (examples/sample.mp4) and \`long\` (the generated one)"
@@ -167,10 +174,20 @@ for name in "${names[@]}"; do
     || { tail -n 20 "$d/faster_whisper.log" >&2; die "faster-whisper failed on $wav (log: $d/faster_whisper.log)"; }
 done
 
+# --- the render stage alone on a long input: its memory must not grow with the length -----
+if [[ "$BENCH_RENDER_SECS" -gt 0 ]]; then
+  clips=$((BENCH_RENDER_SECS / 6))
+  say "render: ${BENCH_RENDER_SECS} s tone bed, $clips clips (inputs kept in $BENCH/render)"
+  "$RENDER_BIN" "$BENCH/render" "$BENCH_RENDER_SECS" "$clips" >"$RUN/render.json" 2>"$RUN/render.log" \
+    || { tail -n 5 "$RUN/render.log" >&2; die "the render benchmark failed (log: $RUN/render.log)"; }
+  # Its outputs are regenerated every run; the bed and clips are kept for the next.
+  rm -rf "$BENCH/render/render"
+fi
+
 # --- how the run was made, then the report ------------------------------------------------
 if [[ -n "${MAKELEVEL:-}" ]]; then cmd="make bench"; else cmd="scripts/bench.sh"; fi
 COMMIT="$commit" DIRTY="$dirty" CACHE_FILES="$cache_files" BIN_VERSION="$("$BIN" --version 2>/dev/null || echo unknown)" CMD="$cmd" NAMES="${names[*]}" BIN="$BIN" \
-  SETTINGS="BENCH_SECS=$BENCH_SECS BENCH_SEED=$BENCH_SEED BENCH_INPUTS=\"$BENCH_INPUTS\" BENCH_THREADS=$BENCH_THREADS" "$PY" -c '
+  SETTINGS="BENCH_SECS=$BENCH_SECS BENCH_SEED=$BENCH_SEED BENCH_INPUTS=\"$BENCH_INPUTS\" BENCH_THREADS=$BENCH_THREADS BENCH_RENDER_SECS=$BENCH_RENDER_SECS" "$PY" -c '
 import json, os, datetime
 json.dump({
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -156,7 +156,27 @@ def shell_quote(args):
     return " ".join(shlex.quote(a) for a in args)
 
 
-def markdown(run, inputs):
+def render_section(render):
+    """The render stage alone on the long tone bed (`render.json` from the render_bench example)."""
+    if not render:
+        return []
+    secs = render["seconds"]
+    rss = render.get("peak_rss_kb")
+    cpu = render.get("cpu_ms")
+    return [
+        f"### render alone: {secs / 3600:.2f} h tone bed, {render['clips']} clips",
+        "",
+        "09-render's code (`stages::render::render_files`, over a background stem; "
+        "`crates/redub-pipeline/examples/render_bench.rs`): fit every clip, measure, write `dub.wav` and the stems.",
+        "",
+        f"- **{fmt(render['wall_ms'] / 1000)} s wall**, CPU {fmt(cpu / 1000 if cpu is not None else None)} s, "
+        f"**peak RSS {fmt(rss / 1024 if rss is not None else None, 0)} MB**; "
+        f"output {fmt(render.get('output_lufs'))} LUFS, true peak {fmt(render.get('output_true_peak_db'))} dBTP",
+        "",
+    ]
+
+
+def markdown(run, inputs, render=None):
     m = run["machine"]
     out = [BEGIN, "", f"## Latest run: {run['date']}", ""]
     out.append(f"- Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), "
@@ -218,6 +238,7 @@ def markdown(run, inputs):
                        f"(RTF {fmt(fw['transcribe_s'] / r['duration_s'] if r['duration_s'] else None, 3)}, CPU {fmt(fw['transcribe_cpu_s'])} s). "
                        f"Redub's 04-transcribe: **{fmt(r['transcribe_ratio'], 2)}×** that.")
             out.append("")
+    out.extend(render_section(render))
     out.append(END)
     return "\n".join(out)
 
@@ -251,8 +272,10 @@ def main():
         status = git(repo, "status", "--porcelain", "--untracked-files=no")
         run["dirty"] = len(status.splitlines()) if status else 0
     inputs = [one_input(run_dir / name) for name in run["inputs"]]
-    (run_dir / "results.json").write_text(json.dumps({"run": run, "inputs": inputs}, indent=1) + "\n")
-    update_results(results, markdown(run, inputs))
+    render_file = run_dir / "render.json"
+    render = json.loads(render_file.read_text()) if render_file.exists() else None
+    (run_dir / "results.json").write_text(json.dumps({"run": run, "inputs": inputs, "render": render}, indent=1) + "\n")
+    update_results(results, markdown(run, inputs, render))
 
     print(f"\nbench: {run['date']}, {run['machine']['cpu']}, {run['machine']['cores']} cores, commit {(run['commit'] or '?')[:12]}")
     for r in inputs:
@@ -268,6 +291,9 @@ def main():
         if fw:
             print(f"  faster-whisper: load {fmt(fw['load_s'])} s, transcription {fmt(fw['transcribe_s'])} s; "
                   f"Redub 04-transcribe / faster-whisper = {fmt(r['transcribe_ratio'], 2)}")
+    if render:
+        print(f"\nrender alone ({render['seconds']} s, {render['clips']} clips): wall {fmt(render['wall_ms'] / 1000)} s, "
+              f"peak RSS {fmt((render.get('peak_rss_kb') or 0) / 1024, 0)} MB")
     print(f"\nbench: wrote {results} and {run_dir / 'results.json'}")
 
 

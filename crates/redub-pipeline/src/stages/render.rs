@@ -34,13 +34,44 @@ fn inputs(cx: &JobCx) -> Result<serde_json::Value> {
 
 fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let lines = cx.lines()?;
-    let mix_path = cx.dir("01-ingest").join("mix.wav");
-    let mix = WavBlocks::open(&mix_path)?;
+    let entries: Vec<ClipEntry> = cx.read("08-synthesize", "clips.json")?;
+    let clips_dir = cx.dir("08-synthesize").join("clips");
+    let speech = cx.dir("03-separate").join("speech.wav");
+    let mix = cx.dir("01-ingest").join("mix.wav");
+    let files = RenderFiles {
+        reference: if speech.is_file() { speech } else { mix.clone() },
+        mix,
+        background: super::separate::background(cx)?,
+        segments: placed_segments(cx, &lines),
+        speakers: crate::stages::synthesize::speakers_in_order(&lines),
+        clips: entries.iter().map(|e| (e.id, clips_dir.join(&e.file), e.engine_speed)).collect(),
+    };
+    let report = render_files(&files, dir)?;
+    write_json(&dir.join("report.json"), &report)
+}
+
+/// What the render reads, as files: everything but the lines' text is audio on disk, so the
+/// render's memory does not depend on the input's length.
+pub struct RenderFiles {
+    /// The original mix (the source's loudness; the bed when ducking).
+    pub mix: std::path::PathBuf,
+    /// What each clip's level is matched to: the separated speech, else the mix.
+    pub reference: std::path::PathBuf,
+    /// 03-separate's mode and stem.
+    pub background: (Background, Option<std::path::PathBuf>),
+    /// The lines, sorted by start, each with its speaker.
+    pub segments: Vec<Segment>,
+    pub speakers: Vec<String>,
+    /// (line id, clip file, engine speed).
+    pub clips: Vec<(u32, std::path::PathBuf, f32)>,
+}
+
+/// Render `files` into `dir`: `dub.wav`, `voices.wav`, `speakers/<S>.wav`. Returns the report.
+pub fn render_files(files: &RenderFiles, dir: &Path) -> Result<RenderReport> {
+    let mix = WavBlocks::open(&files.mix)?;
     let shape = Shape { rate: mix.rate, channels: mix.channels, frames: mix.frames };
     drop(mix);
-    let segments = placed_segments(cx, &lines);
-    let speakers = crate::stages::synthesize::speakers_in_order(&lines);
-    let (placed, placements) = fit_clips(cx, dir, &segments, &speakers, shape)?;
+    let (placed, placements) = fit_clips(files, dir, shape)?;
     let spans: Vec<(usize, usize)> = placements
         .iter()
         .map(|p| {
@@ -48,12 +79,12 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
             (ms_to_samples(a, shape.rate), ms_to_samples(b, shape.rate))
         })
         .collect();
-    let bed = match super::separate::background(cx)? {
-        (Background::Separate, Some(stem)) => Bed::Stem(stem),
+    let bed = match &files.background {
+        (Background::Separate, Some(stem)) => Bed::Stem(stem.clone()),
         (Background::Drop, _) => Bed::Silent,
-        _ => Bed::Ducked { mix: mix_path.clone(), spans },
+        _ => Bed::Ducked { mix: files.mix.clone(), spans },
     };
-    let levels = mixdown::measure(&bed, &placed, speakers.len(), shape, &mix_path)?;
+    let levels = mixdown::measure(&bed, &placed, files.speakers.len(), shape, &files.mix)?;
     let gain_db = final_gain_db(&levels);
     let speakers_dir = dir.join("speakers");
     std::fs::create_dir_all(&speakers_dir).map_err(|e| Error::io(&speakers_dir, e))?;
@@ -61,13 +92,12 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
         dub: &dir.join("dub.wav"),
         voices: &dir.join("voices.wav"),
         speakers_dir: &speakers_dir,
-        speakers: &speakers,
+        speakers: &files.speakers,
     };
     let written = mixdown::write(&bed, &placed, shape, redub_dsp::db_to_gain(gain_db as f32), &outputs)?;
     // The fitted clips were only needed for the mixdown.
     let _ = std::fs::remove_dir_all(dir.join("placed"));
-    let report = RenderReport::new(&placements, levels.source_lufs, written.lufs, written.true_peak_db);
-    write_json(&dir.join("report.json"), &report)
+    Ok(RenderReport::new(&placements, levels.source_lufs, written.lufs, written.true_peak_db))
 }
 
 /// The gain that brings the dub to the source's integrated loudness (the limiter then holds
@@ -106,34 +136,24 @@ fn placed_segments(cx: &JobCx, lines: &[crate::translate::TranslatedLine]) -> Ve
 }
 
 /// Every clip fitted to its line (one at a time), kept in `dir/placed/` for the mixdown. The
-/// gain reference is the original speech over the line: the separated speech when there is one
-/// (the mix would count the music as speech level), else the mix.
-fn fit_clips(
-    cx: &JobCx,
-    dir: &Path,
-    segments: &[Segment],
-    speakers: &[String],
-    shape: Shape,
-) -> Result<(Vec<mixdown::Placed>, Vec<LinePlacement>)> {
-    let entries: Vec<ClipEntry> = cx.read("08-synthesize", "clips.json")?;
-    let synth = cx.dir("08-synthesize");
-    let speech = cx.dir("03-separate").join("speech.wav");
-    let mix = cx.dir("01-ingest").join("mix.wav");
-    let mut reference = WavBlocks::open(if speech.is_file() { &speech } else { &mix })?;
+/// gain reference is the original speech over the line (`files.reference`).
+fn fit_clips(files: &RenderFiles, dir: &Path, shape: Shape) -> Result<(Vec<mixdown::Placed>, Vec<LinePlacement>)> {
+    let mut reference = WavBlocks::open(&files.reference)?;
     let placed_dir = dir.join("placed");
     std::fs::create_dir_all(&placed_dir).map_err(|e| Error::io(&placed_dir, e))?;
     let end_ms = samples_to_ms(shape.frames, shape.rate);
+    let segments = &files.segments;
     let (mut placed, mut placements) = (Vec::new(), Vec::new());
     for (i, seg) in segments.iter().enumerate() {
-        let Some(e) = entries.iter().find(|e| e.id == seg.id) else { continue };
-        let a = redub_media::read_wav_mono(&synth.join("clips").join(&e.file))?;
-        let clip = Clip { segment_id: e.id, audio: redub_dsp::resample(&a, shape.rate)?, engine_speed: e.engine_speed };
+        let Some((id, file, speed)) = files.clips.iter().find(|c| c.0 == seg.id) else { continue };
+        let a = redub_media::read_wav_mono(file)?;
+        let clip = Clip { segment_id: *id, audio: redub_dsp::resample(&a, shape.rate)?, engine_speed: *speed };
         let from = ms_to_samples(seg.start_ms, shape.rate);
         let line = reference.read_mono_at(from, ms_to_samples(seg.duration_ms(), shape.rate))?;
         let (samples, placement) = render::fit_clip(seg, &clip, &line, render::room_end(segments, i, end_ms));
         let file = placed_dir.join(format!("{}.wav", seg.id));
         redub_media::write_wav(&file, &Audio::new(shape.rate, samples))?;
-        let speaker = speakers.iter().position(|s| Some(s) == seg.speaker.as_ref()).unwrap_or(0);
+        let speaker = files.speakers.iter().position(|s| Some(s) == seg.speaker.as_ref()).unwrap_or(0);
         placed.push(mixdown::Placed { start: from, file, speaker });
         placements.push(placement);
     }
