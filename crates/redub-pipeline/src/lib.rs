@@ -19,7 +19,7 @@ pub mod translate;
 pub mod usage;
 pub mod voices;
 
-pub use backends::{Backends, OfflineBackends};
+pub use backends::{Asr, Backends, OfflineBackends};
 pub use config::{TranslatorConfig, VoiceConfig};
 pub use diarize::diarize_file;
 pub use dub::{dub, job_id, DubRequest, DubSummary, ReviewLine};

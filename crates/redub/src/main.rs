@@ -50,6 +50,10 @@ enum Command {
         /// `drop` (nothing).
         #[arg(long, default_value = "separate", value_name = "MODE")]
         background: redub_pipeline::Background,
+        /// Whisper runtime: `whisper-cpp` (default) or `onnx` (about 4× faster, word times closer
+        /// to faster-whisper's, a higher word error rate on the sample; docs/asr-onnx.md).
+        #[arg(long, default_value = "whisper-cpp", value_name = "RUNTIME")]
+        asr: redub_pipeline::Asr,
         /// Folder for job folders (default: `$REDUB_HOME/jobs`, i.e. `~/.cache/redub/jobs`).
         #[arg(long)]
         jobs_dir: Option<PathBuf>,
@@ -246,6 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             keep_original_audio,
             subtitles,
             background,
+            asr,
             jobs_dir,
             json,
             stop_after,
@@ -272,7 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             translation.apply(&mut req)?;
             voices.apply(&mut req)?;
             let sink = if json { EventSink::with_listener(print_json) } else { bars() };
-            let summary = redub_pipeline::dub(&req, &OfflineBackends, sink)
+            let summary = redub_pipeline::dub(&req, &OfflineBackends { asr }, sink)
                 .with_context(|| format!("dubbing {}", req.input.display()))?;
             if let (Some(after), false) = (&summary.paused_after, json) {
                 eprintln!("stopped after {after} as asked: {} lines", summary.lines);
@@ -355,7 +360,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Diarize { input, output, json, speakers } => {
             let sink = if json { EventSink::with_listener(print_json) } else { bars() };
-            let turns = redub_pipeline::diarize_file(&input, &speakers.settings(), &OfflineBackends, &sink)
+            let turns = redub_pipeline::diarize_file(&input, &speakers.settings(), &OfflineBackends::default(), &sink)
                 .with_context(|| format!("diarizing {}", input.display()))?;
             let uri = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
             let text = redub_diarize::rttm::to_string(&uri, &turns);
