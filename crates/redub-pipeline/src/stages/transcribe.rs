@@ -41,6 +41,44 @@ pub fn transcribe_window(asr: &mut dyn Transcriber, audio: &Audio, task: &Window
     Ok(WindowResult { segments, lang })
 }
 
+/// Several windows of `audio` in one call, so that the transcriber decodes them side by side
+/// (whisper.cpp: one thread each). On a machine busy with other work that is up to 4× faster than
+/// two threads inside one window, and on an idle one as fast (docs/asr.md). Each result is the
+/// one [`transcribe_window`] gives: a window's words depend on its own regions only, and this
+/// checks that the transcriber plans the joined regions into exactly these windows (else it
+/// decodes them one by one). All tasks must share one language.
+pub fn transcribe_windows(asr: &mut dyn Transcriber, audio: &Audio, tasks: &[WindowTask]) -> Result<Vec<WindowResult>> {
+    let all: Vec<Span> = tasks.iter().flat_map(|t| t.regions.iter().copied()).collect();
+    let same_lang = tasks.windows(2).all(|w| w[0].lang == w[1].lang);
+    let planned = asr.plan(&all);
+    if tasks.len() < 2
+        || !same_lang
+        || planned.len() != tasks.len()
+        || planned.iter().zip(tasks).any(|(p, t)| *p != t.regions)
+    {
+        return tasks.iter().map(|t| transcribe_window(asr, audio, t)).collect();
+    }
+    let segments = asr.transcribe(audio, &all, tasks[0].lang.as_deref(), &Ctx::quiet())?;
+    // Windows are disjoint and in order, and a word never starts before its window's first
+    // region (times in a window's edges snap to its regions).
+    let mut per: Vec<Vec<Segment>> = vec![Vec::new(); tasks.len()];
+    for seg in segments {
+        let k = tasks.iter().rposition(|t| t.regions.first().is_some_and(|r| r.start_ms <= seg.start_ms)).unwrap_or(0);
+        per[k].push(seg);
+    }
+    Ok(per
+        .into_iter()
+        .zip(tasks)
+        .map(|(mut segments, task)| {
+            for (i, s) in segments.iter_mut().enumerate() {
+                s.id = i as u32;
+            }
+            let lang = segments.first().map(|s| s.lang.clone()).or_else(|| task.lang.clone());
+            WindowResult { segments, lang }
+        })
+        .collect())
+}
+
 fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let regions: Vec<Span> = cx.read("02-vad", "regions.json")?;
     let mut asr = cx.backends.transcriber()?;
@@ -50,13 +88,15 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let progress = cx.events().progress_fn(STAGE.name);
     let span_ms = |w: &[Span]| w.iter().map(|r| r.duration_ms()).sum::<u64>();
     let total: u64 = windows.iter().map(|w| span_ms(w)).sum();
+    let key_of = |task: &WindowTask| unit_key(&json!({ "backend": backend, "task": task }));
     let (mut done, mut lang) = (0u64, cx.req.from.clone());
-    let mut segments = Vec::new();
-    for regions in windows {
+    let mut results: Vec<Option<WindowResult>> = vec![None; windows.len()];
+    // Until the language is known, one window at a time: each may be the one that fixes it.
+    let mut next = 0;
+    while next < windows.len() && lang.is_none() {
         progress(done, total);
-        let ms = span_ms(&regions);
-        let task = WindowTask { regions, lang: lang.clone() };
-        let key = unit_key(&json!({ "backend": backend, "task": task }));
+        let task = WindowTask { regions: windows[next].clone(), lang: None };
+        let key = key_of(&task);
         let result = match units.get::<WindowResult>(&key) {
             Some(r) => r,
             None => {
@@ -65,16 +105,98 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
                 r
             }
         };
-        if lang.is_none() && ms >= MIN_DETECT_MS {
+        if span_ms(&windows[next]) >= MIN_DETECT_MS {
             lang = result.lang.clone();
         }
-        segments.extend(result.segments);
-        done += ms;
+        done += span_ms(&windows[next]);
+        results[next] = Some(result);
+        next += 1;
+    }
+    // The rest in the language now fixed: what the unit store lacks, a core's worth at a time.
+    let mut todo = Vec::new();
+    for (k, regions) in windows.iter().enumerate().skip(next) {
+        let task = WindowTask { regions: regions.clone(), lang: lang.clone() };
+        let key = key_of(&task);
+        match units.get::<WindowResult>(&key) {
+            Some(r) => {
+                done += span_ms(regions);
+                results[k] = Some(r);
+            }
+            None => todo.push((k, task, key)),
+        }
+    }
+    let side_by_side = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
+    for chunk in todo.chunks(side_by_side) {
+        progress(done, total);
+        let tasks: Vec<WindowTask> = chunk.iter().map(|(_, t, _)| t.clone()).collect();
+        let decoded = transcribe_windows(asr.as_mut(), cx.speech()?, &tasks)?;
+        for ((k, task, key), r) in chunk.iter().zip(decoded) {
+            // Kept as each call finishes, so a stopped job resumes at the next windows.
+            units.put(key, &r)?;
+            done += span_ms(&task.regions);
+            results[*k] = Some(r);
+        }
     }
     progress(total, total);
+    let mut segments: Vec<Segment> = results.into_iter().flatten().flat_map(|r| r.segments).collect();
     // Ids run through the whole input.
     for (i, s) in segments.iter_mut().enumerate() {
         s.id = i as u32;
     }
     write_json(&dir.join("segments.json"), &segments)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Two regions per window; one sentence per region, numbered within the call, and the
+    /// number of calls it was given.
+    struct Pairs(u32);
+
+    impl Transcriber for Pairs {
+        fn transcribe(&mut self, _a: &Audio, regions: &[Span], lang: Option<&str>, _c: &Ctx) -> Result<Vec<Segment>> {
+            self.0 += 1;
+            Ok(regions
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Segment {
+                    id: i as u32,
+                    speaker: None,
+                    start_ms: r.start_ms + 10,
+                    end_ms: r.end_ms,
+                    text: format!("at {}", r.start_ms),
+                    words: vec![],
+                    confidence: 0.9,
+                    lang: lang.unwrap_or("en").to_string(),
+                })
+                .collect())
+        }
+        fn plan(&self, regions: &[Span]) -> Vec<Vec<Span>> {
+            regions.chunks(2).map(|c| c.to_vec()).collect()
+        }
+        fn detect_language(&mut self, _a: &Audio) -> Result<(String, f32)> {
+            Ok(("en".into(), 1.0))
+        }
+    }
+
+    #[test]
+    fn windows_decoded_in_one_call_give_what_each_gives_alone() {
+        let audio = Audio::new(16_000, vec![0.0; 16_000]);
+        let regions: Vec<Span> = (0..5).map(|i| Span::new(i * 1000, i * 1000 + 500)).collect();
+        let mut asr = Pairs(0);
+        let tasks: Vec<WindowTask> =
+            asr.plan(&regions).into_iter().map(|regions| WindowTask { regions, lang: Some("fr".into()) }).collect();
+        let alone: Vec<WindowResult> = tasks.iter().map(|t| transcribe_window(&mut asr, &audio, t).unwrap()).collect();
+        let calls = asr.0;
+        let together = transcribe_windows(&mut asr, &audio, &tasks).unwrap();
+        assert_eq!(asr.0, calls + 1, "one call for the three windows");
+        assert_eq!(together, alone);
+        // Windows that are not what the transcriber would plan are decoded one by one.
+        let odd = vec![WindowTask { regions: regions[..1].to_vec(), lang: None }, tasks[1].clone()];
+        let before = asr.0;
+        transcribe_windows(&mut asr, &audio, &odd).unwrap();
+        assert_eq!(asr.0, before + 2);
+    }
 }
