@@ -7,11 +7,10 @@
 
 use redub_asr::{log_mel, word_error_rate, MelFilters, OnnxWhisper, OnnxWhisperSettings, Whisper, WhisperSettings};
 use redub_core::{Audio, Ctx, Segment, Span, Transcriber};
-use std::path::PathBuf;
 
-fn fixtures() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
+mod support;
+
+use support::fixtures;
 
 fn onnx() -> OnnxWhisper {
     OnnxWhisper::load(OnnxWhisperSettings::default()).unwrap_or_else(|e| panic!("{e} (run `make setup`)"))
@@ -126,40 +125,16 @@ fn transcribes_the_call_with_word_times() {
     assert!(errors.iter().flatten().count() >= 9, "{errors:?}");
     assert!(median_abs(&errors).unwrap() <= 400, "{errors:?}");
     // "Chicago" is said at about 16.8 s (Sheila) and 19.0 s (Diane) per the reference times.
-    let chicago: Vec<u64> = segs
-        .iter()
-        .flat_map(|s| &s.words)
-        .filter(|w| w.text.to_lowercase().starts_with("chicago"))
-        .map(|w| w.start_ms)
-        .collect();
+    let chicago = support::chicago_starts(support::words(&segs));
     println!("'Chicago' word starts (ms): {chicago:?}");
     assert!(chicago.iter().any(|&t| (15_500..18_000).contains(&t)), "{chicago:?}");
 }
 
-/// The call with 5 s of silence spliced in at 14.3 s: packed, the pause is cut to 400 ms, and
-/// every word must come back in source time, inside the speech regions (as for whisper.cpp).
+/// The call with 5 s of silence spliced in at 14.3 s: every word comes back in source time (as
+/// for whisper.cpp).
 #[test]
 fn packed_window_maps_word_times_back_across_a_long_pause() {
-    let audio = redub_media::read_wav_mono(&fixtures().join("speech-2spk/sample.wav")).unwrap();
-    let cut = 14_300 * 16;
-    let mut samples = audio.samples[..cut].to_vec();
-    samples.extend(std::iter::repeat_n(0.0, 5000 * 16));
-    samples.extend_from_slice(&audio.samples[cut..]);
-    let spliced = Audio::new(16_000, samples);
-    let mut w = onnx();
-    let regions = [Span::new(6724, 7228), Span::new(7588, 14_300), Span::new(19_300, 35_000)];
-    assert_eq!(w.plan(&regions), vec![regions.to_vec()], "one window of 23.3 + 0.4 s");
-    let segs = w.transcribe(&spliced, &regions, Some("en"), &Ctx::quiet()).unwrap();
-    let words: Vec<_> = segs.iter().flat_map(|s| &s.words).collect();
-    assert!(words.len() > 50, "{segs:?}");
-    for wd in &words {
-        let inside = regions.iter().any(|r| wd.start_ms >= r.start_ms && wd.end_ms <= r.end_ms);
-        assert!(inside, "word {wd:?} outside the regions");
-    }
-    let chicago: Vec<u64> =
-        words.iter().filter(|w| w.text.to_lowercase().starts_with("chicago")).map(|w| w.start_ms).collect();
-    println!("'Chicago' word starts after the splice (ms): {chicago:?}");
-    assert!(chicago.iter().any(|&t| (20_500..23_000).contains(&t)), "{chicago:?}");
+    support::check_words_map_back_across_a_long_pause(&mut onnx());
 }
 
 /// Two windows (at most 12 s each) decoded side by side, one thread each, give the words that

@@ -35,26 +35,36 @@ pub fn mix_into(dst: &mut [f32], src: &[f32], offset: usize, gain: f32) {
 /// `len`; empty spans are ignored.
 pub fn duck_envelope(len: usize, rate: u32, spans: &[(usize, usize)], duck_gain: f32, ramp_ms: u64) -> Vec<f32> {
     let ramp = ms_to_samples(ramp_ms, rate);
-    // How far down each sample is ducked, 0 (untouched) to 1 (at duck_gain).
-    let mut depth = vec![0.0f32; len];
-    for &(start, end) in spans {
-        let end = end.min(len);
-        if start >= end {
-            continue;
-        }
-        depth[start..end].fill(1.0);
-        // `d` samples outside the span the depth is 1 - d/ramp, reaching 0 at d = ramp.
-        for d in 1..ramp {
-            let v = 1.0 - d as f32 / ramp as f32;
-            if let Some(i) = start.checked_sub(d) {
-                depth[i] = depth[i].max(v);
-            }
-            if let Some(x) = depth.get_mut(end - 1 + d) {
-                *x = x.max(v);
+    // Spans past the end duck nothing, and their ramps do not reach back into the track.
+    let inside: Vec<(usize, usize)> = spans.iter().filter(|s| s.0 < len).map(|&(a, b)| (a, b.min(len))).collect();
+    duck_depth(&inside, 0, len, ramp).iter().map(|&d| 1.0 - d * (1.0 - duck_gain)).collect()
+}
+
+/// How far each frame of `[start, start + n)` is ducked, 0 (untouched) to 1 (at the duck
+/// gain): 1 inside a span, falling linearly to 0 over `ramp` frames outside it. One block of
+/// [`duck_envelope`]'s depth, so a track rendered a block at a time is ducked the same way.
+pub fn duck_depth(spans: &[(usize, usize)], start: usize, n: usize, ramp: usize) -> Vec<f32> {
+    let mut depth = vec![0.0f32; n];
+    let end = start + n;
+    for &(a, b) in spans.iter().filter(|&&(a, b)| a < b) {
+        // Only the frames this span and its ramps reach.
+        let from = a.saturating_sub(ramp).max(start);
+        let to = (b + ramp).min(end);
+        for i in from..to {
+            let dist = if i < a {
+                a - i
+            } else if i >= b {
+                i - b + 1
+            } else {
+                0
+            };
+            if dist == 0 || dist < ramp {
+                let v = if dist == 0 { 1.0 } else { 1.0 - dist as f32 / ramp as f32 };
+                depth[i - start] = depth[i - start].max(v);
             }
         }
     }
-    depth.iter().map(|&d| 1.0 - d * (1.0 - duck_gain)).collect()
+    depth
 }
 
 #[cfg(test)]
@@ -143,5 +153,17 @@ mod tests {
         assert!(env[..45].iter().all(|&g| g == 1.0));
         assert!(env[45..].iter().all(|&g| g == 0.0));
         assert!(duck_envelope(0, 1000, &[(0, 10)], 0.1, 5).is_empty());
+    }
+
+    #[test]
+    fn the_block_envelope_is_the_whole_envelope() {
+        let spans = [(1000, 2000), (2100, 2500), (9000, 9001)];
+        let whole = duck_envelope(10_000, 1000, &spans, 0.0, 150);
+        for (start, n) in [(0, 10_000), (0, 777), (777, 1500), (2400, 4000), (8990, 1010)] {
+            let depth = duck_depth(&spans, start, n, 150);
+            for (k, d) in depth.iter().enumerate() {
+                assert!((1.0 - d - whole[start + k]).abs() < 1e-6, "frame {}", start + k);
+            }
+        }
     }
 }

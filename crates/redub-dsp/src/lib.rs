@@ -21,7 +21,7 @@ mod stretch;
 mod timbre;
 mod voice;
 
-pub use envelope::{duck_envelope, fade_in_out, mix_into};
+pub use envelope::{duck_depth, duck_envelope, fade_in_out, mix_into};
 pub use level::{active_rms, db_to_gain, gain_db, gain_to_match, integrated_loudness, peak, rms, LoudnessMeter};
 pub use limiter::Limiter;
 pub use pauses::{pause_ms, pauses, tighten_pauses, MIN_PAUSE_MS, PAUSE_FLOOR_MS};

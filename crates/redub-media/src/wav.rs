@@ -1,7 +1,6 @@
 //! WAV files in and out (hound). Reading accepts 8/16/24/32-bit integer and 32-bit float PCM;
 //! writing goes through a temporary file and a rename.
 
-use crate::fsutil::PartFile;
 use redub_core::{Audio, Error, Result};
 use std::path::Path;
 
@@ -76,28 +75,9 @@ pub fn write_wav_as(path: &Path, rate: u32, channels: u16, samples: &[f32], form
         );
         return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, msg)));
     }
-    let spec = match format {
-        WavFormat::F32 => hound::WavSpec {
-            channels,
-            sample_rate: rate,
-            bits_per_sample: 32,
-            sample_format: hound::SampleFormat::Float,
-        },
-        WavFormat::I16 => {
-            hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int }
-        }
-    };
-    let part = PartFile::new(path)?;
-    let mut w = hound::WavWriter::create(part.path(), spec).map_err(|e| hound_error(path, e))?;
-    for &s in samples {
-        match format {
-            WavFormat::F32 => w.write_sample(s),
-            WavFormat::I16 => w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16),
-        }
-        .map_err(|e| hound_error(path, e))?;
-    }
-    w.finalize().map_err(|e| hound_error(path, e))?;
-    part.commit()
+    let mut sink = crate::WavSink::create(path, rate, channels, format)?;
+    sink.write(samples)?;
+    sink.finish()
 }
 
 pub(crate) fn hound_error(path: &Path, e: hound::Error) -> Error {

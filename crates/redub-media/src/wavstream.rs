@@ -77,6 +77,8 @@ impl WavBlocks {
 pub struct WavSink {
     writer: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
     part: PartFile,
+    /// Where the file goes: what errors name.
+    path: PathBuf,
     format: WavFormat,
     channels: u16,
 }
@@ -103,27 +105,25 @@ impl WavSink {
             },
         };
         let writer = hound::WavWriter::create(part.path(), spec).map_err(|e| hound_error(path, e))?;
-        Ok(Self { writer, part, format, channels })
+        Ok(Self { writer, part, path: path.to_path_buf(), format, channels })
     }
 
     /// Append interleaved samples (a whole number of frames).
     pub fn write(&mut self, samples: &[f32]) -> Result<()> {
         debug_assert_eq!(samples.len() % self.channels as usize, 0);
-        let path = self.part.path().to_path_buf();
         for &s in samples {
             let r = match self.format {
                 WavFormat::F32 => self.writer.write_sample(s),
                 WavFormat::I16 => self.writer.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16),
             };
-            r.map_err(|e| hound_error(&path, e))?;
+            r.map_err(|e| hound_error(&self.path, e))?;
         }
         Ok(())
     }
 
     /// Close the file and move it into place.
     pub fn finish(self) -> Result<()> {
-        let path = self.part.path().to_path_buf();
-        self.writer.finalize().map_err(|e| hound_error(&path, e))?;
+        self.writer.finalize().map_err(|e| hound_error(&self.path, e))?;
         self.part.commit()
     }
 }

@@ -83,7 +83,7 @@ impl BedReader {
         };
         out.resize(n * self.channels, 0.0);
         if let Bed::Ducked { spans, .. } = &self.bed {
-            let depth = duck_depth(spans, start, n, self.ramp);
+            let depth = redub_dsp::duck_depth(spans, start, n, self.ramp);
             for (frame, d) in out.chunks_exact_mut(self.channels).zip(depth) {
                 let g = 1.0 - d * (1.0 - self.duck_gain);
                 frame.iter_mut().for_each(|x| *x *= g);
@@ -91,30 +91,6 @@ impl BedReader {
         }
         Ok(out)
     }
-}
-
-/// How far each frame of `[start, start + n)` is ducked, 0 to 1: 1 inside a span, falling
-/// linearly to 0 over `ramp` frames outside it (the same envelope as
-/// `redub_dsp::duck_envelope`, computed for one block).
-pub fn duck_depth(spans: &[(usize, usize)], start: usize, n: usize, ramp: usize) -> Vec<f32> {
-    let mut depth = vec![0.0f32; n];
-    let end = start + n;
-    for &(a, b) in spans.iter().filter(|&&(a, b)| a < b && a < end + ramp && b + ramp > start) {
-        for (k, d) in depth.iter_mut().enumerate() {
-            let i = start + k;
-            let dist = if i < a {
-                a - i
-            } else if i >= b {
-                i - b + 1
-            } else {
-                0
-            };
-            if dist < ramp {
-                *d = d.max(1.0 - dist as f32 / ramp as f32);
-            }
-        }
-    }
-    depth
 }
 
 /// The clips sounding in each block, loaded when they start and dropped when they end.
@@ -269,18 +245,6 @@ pub struct Written {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_block_envelope_is_the_whole_envelope() {
-        let spans = [(1000, 2000), (2100, 2500), (9000, 9001)];
-        let whole = redub_dsp::duck_envelope(10_000, 1000, &spans, 0.0, 150);
-        for (start, n) in [(0, 10_000), (0, 777), (777, 1500), (2400, 4000), (8990, 1010)] {
-            let depth = duck_depth(&spans, start, n, 150);
-            for (k, d) in depth.iter().enumerate() {
-                assert!((1.0 - d - whole[start + k]).abs() < 1e-6, "frame {}", start + k);
-            }
-        }
-    }
 
     #[test]
     fn the_mix_is_ducked_only_under_speech() {

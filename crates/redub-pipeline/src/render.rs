@@ -9,7 +9,7 @@
 //! compressed further, at most to 1.3×, only as far as that silence is too short. What still
 //! does not fit is flagged, never cut.
 
-use redub_core::{ms_to_samples, samples_to_ms, Audio, Flag, Segment};
+use redub_core::{samples_to_ms, Audio, Flag, Segment};
 use serde::{Deserialize, Serialize};
 
 /// Below this ratio of clip length to slot length, the clip is left alone.
@@ -89,27 +89,6 @@ pub fn stretch_within(natural_ms: u64, slot_ms: u64, room_ms: u64) -> f64 {
     for_room.clamp(COMFORTABLE, HARD_CAP)
 }
 
-/// Fit and place every clip. `original` is the mono mix at the render rate (for loudness
-/// matching); `segments` are sorted by start; `end_ms` is the length of the output.
-pub fn render_speech(
-    segments: &[Segment],
-    clips: &[Clip],
-    original: &Audio,
-    end_ms: u64,
-) -> (Audio, Vec<LinePlacement>) {
-    let rate = original.rate;
-    let mut track = vec![0.0f32; ms_to_samples(end_ms, rate)];
-    let mut report = Vec::new();
-    for (i, seg) in segments.iter().enumerate() {
-        let Some(clip) = clips.iter().find(|c| c.segment_id == seg.id) else { continue };
-        let room_end = room_end(segments, i, end_ms);
-        let (samples, placement) = fit_clip(seg, clip, original.slice_ms(seg.start_ms, seg.end_ms), room_end);
-        redub_dsp::mix_into(&mut track, &samples, ms_to_samples(seg.start_ms, rate), 1.0);
-        report.push(placement);
-    }
-    (Audio::new(rate, track), report)
-}
-
 /// Where the silence after line `i` of `segments` ends: the next line's start (or the end of
 /// the output); a clip may borrow up to there.
 pub fn room_end(segments: &[Segment], i: usize, end_ms: u64) -> u64 {
@@ -158,6 +137,29 @@ pub fn fit_clip(seg: &Segment, clip: &Clip, reference: &[f32], room_end: u64) ->
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use redub_core::ms_to_samples;
+
+    /// Fit and place every clip in memory, as 09-render does a block at a time. `original` is
+    /// the mono mix at the render rate (for loudness matching); `segments` are sorted by start;
+    /// `end_ms` is the length of the output.
+    fn render_speech(
+        segments: &[Segment],
+        clips: &[Clip],
+        original: &Audio,
+        end_ms: u64,
+    ) -> (Audio, Vec<LinePlacement>) {
+        let rate = original.rate;
+        let mut track = vec![0.0f32; ms_to_samples(end_ms, rate)];
+        let mut report = Vec::new();
+        for (i, seg) in segments.iter().enumerate() {
+            let Some(clip) = clips.iter().find(|c| c.segment_id == seg.id) else { continue };
+            let room_end = room_end(segments, i, end_ms);
+            let (samples, placement) = fit_clip(seg, clip, original.slice_ms(seg.start_ms, seg.end_ms), room_end);
+            redub_dsp::mix_into(&mut track, &samples, ms_to_samples(seg.start_ms, rate), 1.0);
+            report.push(placement);
+        }
+        (Audio::new(rate, track), report)
+    }
 
     fn seg(id: u32, start_ms: u64, end_ms: u64) -> Segment {
         Segment {

@@ -36,11 +36,9 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let lines = cx.lines()?;
     let entries: Vec<ClipEntry> = cx.read("08-synthesize", "clips.json")?;
     let clips_dir = cx.dir("08-synthesize").join("clips");
-    let speech = cx.dir("03-separate").join("speech.wav");
-    let mix = cx.dir("01-ingest").join("mix.wav");
     let files = RenderFiles {
-        reference: if speech.is_file() { speech } else { mix.clone() },
-        mix,
+        reference: super::separate::speech_file(cx),
+        mix: cx.dir("01-ingest").join("mix.wav"),
         background: super::separate::background(cx)?,
         segments: placed_segments(cx, &lines),
         speakers: crate::stages::synthesize::speakers_in_order(&lines),

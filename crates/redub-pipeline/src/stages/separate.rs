@@ -87,13 +87,13 @@ pub fn background(cx: &JobCx) -> Result<(Background, Option<std::path::PathBuf>)
     Ok((Background::Separate, Some(cx.dir(STAGE.name).join("background.wav"))))
 }
 
-/// The speech the voices stage cuts references from: the separated speech when there is one,
-/// else the original mix (mono, the mix's rate).
-pub fn reference_audio(cx: &JobCx) -> Result<Audio> {
+/// The original speech that speaker references are cut from (07-voices) and that dubbed lines
+/// are level-matched to (09-render): the separated speech when there is one, else the mix.
+pub fn speech_file(cx: &JobCx) -> std::path::PathBuf {
     let speech = cx.dir(STAGE.name).join("speech.wav");
     if speech.is_file() {
-        return redub_media::read_wav_mono(&speech);
+        speech
+    } else {
+        cx.dir("01-ingest").join("mix.wav")
     }
-    let (rate, channels, mix) = redub_media::read_wav(&cx.dir("01-ingest").join("mix.wav"))?;
-    Ok(Audio::new(rate, redub_media::downmix(&mix, channels)))
 }

@@ -83,7 +83,7 @@ fn reference_samples(cx: &JobCx, dir: &Path, speakers: &[String]) -> Result<Vec<
     let turns: Vec<Turn> = cx.read("05-diarize", "turns.json")?;
     let lines = cx.lines()?;
     // The separated speech: no music or effects go to a cloning service or into the voice match.
-    let original = super::separate::reference_audio(cx)?;
+    let original = redub_media::read_wav_mono(&super::separate::speech_file(cx))?;
     let refs = dir.join("refs");
     std::fs::create_dir_all(&refs).map_err(|e| Error::io(&refs, e))?;
     let mut samples = Vec::new();
