@@ -25,6 +25,8 @@ import struct
 import sys
 import zipfile
 
+from onnx_proto import FLOAT, INT64, f_bytes, f_int, f_str, node_proto, tensor_proto, value_info_proto  # beside this script
+
 # ---- 1. Torch zip state dict, read without torch ----------------------------------------------
 
 STORAGES = {"FloatStorage": "f", "DoubleStorage": "d", "LongStorage": "q", "IntStorage": "i"}
@@ -115,62 +117,7 @@ def scale_rows(data, s):
     return out
 
 
-# ---- 3. ONNX protobuf, written by hand --------------------------------------------------------
-# Field numbers from onnx/onnx.proto (proto2: repeated scalars are not packed). Fields are written
-# in field-number order, as protobuf's own serialiser does.
-
-FLOAT, INT64 = 1, 7  # TensorProto.DataType
-ATTR_INT, ATTR_INTS = 2, 7  # AttributeProto.AttributeType
-
-
-def varint(n):
-    n &= (1 << 64) - 1  # negative int64: two's complement, 10 bytes
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def f_int(field, n):
-    return varint(field << 3) + varint(n)
-
-
-def f_bytes(field, b):
-    return varint(field << 3 | 2) + varint(len(b)) + b
-
-
-def f_str(field, s):
-    return f_bytes(field, s.encode())
-
-
-def tensor_proto(name, dims, dtype, raw):
-    # TensorProto: dims=1, data_type=2, name=8, raw_data=9
-    return b"".join(f_int(1, d) for d in dims) + f_int(2, dtype) + f_str(8, name) + f_bytes(9, raw)
-
-
-def attribute_proto(name, value):
-    # AttributeProto: name=1, i=3, ints=8, type=20
-    if isinstance(value, int):
-        return f_str(1, name) + f_int(3, value) + f_int(20, ATTR_INT)
-    return f_str(1, name) + b"".join(f_int(8, v) for v in value) + f_int(20, ATTR_INTS)
-
-
-def node_proto(op_type, inputs, outputs, attrs):
-    # NodeProto: input=1, output=2, op_type=4, attribute=5 (sorted by name, like onnx.helper)
-    return (b"".join(f_str(1, i) for i in inputs) + b"".join(f_str(2, o) for o in outputs)
-            + f_str(4, op_type) + b"".join(f_bytes(5, attribute_proto(k, v)) for k, v in sorted(attrs.items())))
-
-
-def value_info_proto(name, elem_type, dims):
-    # ValueInfoProto{name=1, type=2}; TypeProto{tensor_type=1}; Tensor{elem_type=1, shape=2};
-    # TensorShapeProto{dim=1}; Dimension{dim_value=1, dim_param=2}
-    shape = b"".join(f_bytes(1, f_str(2, d) if isinstance(d, str) else f_int(1, d)) for d in dims)
-    return f_str(1, name) + f_bytes(2, f_bytes(1, f_int(1, elem_type) + f_bytes(2, shape)))
+# ---- 3. ONNX protobuf: onnx_proto.py (written by hand, standard library only) --------------
 
 
 # ---- 4. The CAM++ graph ---------------------------------------------------------------------------

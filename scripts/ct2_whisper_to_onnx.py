@@ -56,42 +56,13 @@ import re
 import struct
 import sys
 
+# Beside this script: the CTranslate2 reader the ggml converter uses, and the protobuf writer.
+from ct2_whisper_to_ggml import read_ct2
+from onnx_proto import FLOAT, INT8, INT64, f_bytes, f_int, f_str, node_proto, tensor_proto, value_info_proto
+
 # ---- 1. CTranslate2 model.bin ------------------------------------------------------------------
 
 CT2_DTYPES = {0: "f", 1: "b", 2: "h", 3: "i", 4: "e"}  # float32, int8, int16, int32, float16
-
-
-def read_string(f):
-    (n,) = struct.unpack("<H", f.read(2))
-    return f.read(n)[:-1].decode("utf-8")
-
-
-def read_ct2(path):
-    """{name: (shape, dtype, raw bytes)}; aliases (the tied output projection) resolved."""
-    out = {}
-    with open(path, "rb") as f:
-        (version,) = struct.unpack("<I", f.read(4))
-        if version < 5:
-            sys.exit(f"{path}: CTranslate2 binary version {version} is not supported (need >= 5)")
-        spec = read_string(f)
-        if spec != "WhisperSpec":
-            sys.exit(f"{path}: expected a WhisperSpec model, found {spec!r}")
-        f.read(4)  # spec revision
-        (count,) = struct.unpack("<I", f.read(4))
-        for _ in range(count):
-            name = read_string(f)
-            (ndim,) = struct.unpack("<B", f.read(1))
-            shape = struct.unpack(f"<{ndim}I", f.read(4 * ndim)) if ndim else ()
-            (dtype,) = struct.unpack("<B", f.read(1))
-            (nbytes,) = struct.unpack("<I", f.read(4))
-            out[name] = (tuple(shape), dtype, f.read(nbytes))
-        rest = f.read(4)
-        if len(rest) == 4:
-            (n_alias,) = struct.unpack("<I", rest)
-            for _ in range(n_alias):
-                alias, target = read_string(f), read_string(f)
-                out[alias] = out[target]
-    return out
 
 
 # float16 -> float32 through a 65536-entry table (exact: every float16 is a float32).
@@ -156,69 +127,7 @@ def quantize_rows(a, rows, cols):
     return bytes(q), scales
 
 
-# ---- 2. ONNX protobuf, written by hand ---------------------------------------------------------
-# Field numbers from onnx/onnx.proto (proto2, repeated scalars not packed), written in field
-# order as protobuf's serialiser does.
-
-FLOAT, UINT8, INT8, INT32, INT64, BOOL = 1, 2, 3, 6, 7, 9  # TensorProto.DataType
-ATTR_FLOAT, ATTR_INT, ATTR_INTS = 1, 2, 7  # AttributeProto.AttributeType
-
-
-def varint(n):
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def f_int(field, n):
-    return varint(field << 3) + varint(n)
-
-
-def f_bytes(field, b):
-    return varint(field << 3 | 2) + varint(len(b)) + b
-
-
-def f_str(field, s):
-    return f_bytes(field, s.encode())
-
-
-def f_float(field, x):
-    return varint(field << 3 | 5) + struct.pack("<f", x)
-
-
-def tensor_proto(name, dims, dtype, raw):
-    # TensorProto: dims=1, data_type=2, name=8, raw_data=9
-    return b"".join(f_int(1, d) for d in dims) + f_int(2, dtype) + f_str(8, name) + f_bytes(9, raw)
-
-
-def attribute_proto(name, value):
-    # AttributeProto: name=1, f=2, i=3, ints=8, type=20
-    if isinstance(value, float):
-        return f_str(1, name) + f_float(2, value) + f_int(20, ATTR_FLOAT)
-    if isinstance(value, int):
-        return f_str(1, name) + f_int(3, value) + f_int(20, ATTR_INT)
-    return f_str(1, name) + b"".join(f_int(8, v) for v in value) + f_int(20, ATTR_INTS)
-
-
-def node_proto(op_type, inputs, outputs, attrs, name):
-    # NodeProto: input=1, output=2, name=3, op_type=4, attribute=5
-    return (b"".join(f_str(1, i) for i in inputs) + b"".join(f_str(2, o) for o in outputs)
-            + f_str(3, name) + f_str(4, op_type)
-            + b"".join(f_bytes(5, attribute_proto(k, v)) for k, v in sorted(attrs.items())))
-
-
-def value_info_proto(name, elem_type, dims):
-    # ValueInfoProto{name=1, type=2}; TypeProto{tensor_type=1}; Tensor{elem_type=1, shape=2};
-    # TensorShapeProto{dim=1}; Dimension{dim_value=1, dim_param=2}
-    shape = b"".join(f_bytes(1, f_str(2, d) if isinstance(d, str) else f_int(1, d)) for d in dims)
-    return f_str(1, name) + f_bytes(2, f_bytes(1, f_int(1, elem_type) + f_bytes(2, shape)))
+# ---- 2. ONNX protobuf: onnx_proto.py ------------------------------------------------------------
 
 
 class Graph:
