@@ -72,6 +72,26 @@ impl Default for EvidenceRule {
     }
 }
 
+/// How the global speakers are re-clustered after the last chunk ([`GlobalSpeakers::recluster`]).
+///
+/// Chunk by chunk, the matching is one-to-one: two local speakers of one chunk never share a
+/// global id. When a chunk's clustering kept one person apart as two local speakers (the
+/// segmentation model gave them two labels in one window, as it does when the microphone or
+/// the gain changes between two lines), both become global speakers and no later chunk can join
+/// them. Seen over the whole film, their centroids are as close as any person's across chunks,
+/// so they merge here. The segmentation model often hears such a split person as two voices
+/// talking at once (several seconds of "overlap" on the bench input), so overlap is no evidence
+/// against a merge; the threshold alone decides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recluster {
+    /// Two speakers merge while their centroids' cosine is at least this.
+    pub threshold: f32,
+    /// Never fewer speakers than this (0 and 1: no limit).
+    pub min: usize,
+    /// Merge, whatever the similarity, while there are more speakers than this.
+    pub max: Option<usize>,
+}
+
 /// The global speakers found so far. Ids are dense `0..len()` in order of first appearance.
 #[derive(Clone, Debug)]
 pub struct GlobalSpeakers {
@@ -210,13 +230,26 @@ impl GlobalSpeakers {
     /// taken so that the pair `(min, max)` travels together; when `min > max` (callers should
     /// reject that), `max` wins, as in [`crate::cluster::Linkage`]. `max` of 0 counts as 1.
     pub fn limit(&mut self, min: usize, max: Option<usize>) -> Vec<usize> {
+        self.recluster(&Recluster { threshold: f32::INFINITY, min, max })
+    }
+
+    /// The global re-clustering after the last chunk (see [`Recluster`]): merges the two global
+    /// speakers whose centroids are most similar while their cosine is at least
+    /// `rule.threshold`, never below `rule.min` speakers, and beyond that while there are more
+    /// than `rule.max`. Returns the relabel map as [`Self::limit`] does.
+    pub fn recluster(&mut self, rule: &Recluster) -> Vec<usize> {
         let n = self.len();
+        let (min, max) = (rule.min, rule.max);
         debug_assert!(max.is_none_or(|m| min <= m), "min_speakers {min} > max_speakers {max:?}");
         let mut rep: Vec<usize> = (0..n).collect();
         let mut alive = vec![true; n];
         let mut count = n;
         let target = max.map(|m| m.max(1));
-        while target.is_some_and(|m| count > m) {
+        loop {
+            let forced = target.is_some_and(|m| count > m);
+            if !forced && (count <= min.max(1) || !rule.threshold.is_finite()) {
+                break;
+            }
             let mut best: Option<(f32, usize, usize)> = None;
             for i in (0..n).filter(|&i| alive[i]) {
                 for j in ((i + 1)..n).filter(|&j| alive[j]) {
@@ -227,7 +260,10 @@ impl GlobalSpeakers {
                     }
                 }
             }
-            let Some((_, keep, gone)) = best else { break };
+            let Some((s, keep, gone)) = best else { break };
+            if !forced && s < rule.threshold {
+                break;
+            }
             let gone_sum = std::mem::take(&mut self.sums[gone]);
             let keep_sum = &mut self.sums[keep];
             if keep_sum.len() < gone_sum.len() {
@@ -412,6 +448,24 @@ mod tests {
         assert_eq!(h.assign(&[local(voice(2))], &[]), vec![2]);
         // Down to one; a limit of 0 counts as 1.
         assert_eq!(g.clone().limit(0, Some(0)), vec![0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn recluster_merges_one_person_split_inside_a_chunk() {
+        let mut g = GlobalSpeakers::new(DEFAULT_MATCH_THRESHOLD);
+        // One chunk kept one person apart as two locals (cos 0.9): one-to-one matching can
+        // never join them, so both are global speakers; 2 is another voice close to 0 (0.5).
+        g.assign(&[local(voice(0)), local(mix(0, 0.9, 5)), local(mix(0, 0.5, 6)), local(voice(3))], &[]);
+        assert_eq!(g.len(), 4);
+        let rule = |min, max| Recluster { threshold: 0.60, min, max };
+        let mut h = g.clone();
+        assert_eq!(h.recluster(&rule(0, None)), vec![0, 0, 1, 2]);
+        assert_eq!(h.len(), 3);
+        // Never below --min-speakers, and --max-speakers still forces merges past the threshold.
+        assert_eq!(g.clone().recluster(&rule(4, Some(4))), vec![0, 1, 2, 3]);
+        assert_eq!(g.clone().recluster(&rule(0, Some(2))).iter().copied().max(), Some(1));
+        // `limit` is a recluster that merges only to meet `max`.
+        assert_eq!(g.clone().limit(0, None), vec![0, 1, 2, 3]);
     }
 
     /// Several voices, each reappearing in random chunks in random local order, with a noisy

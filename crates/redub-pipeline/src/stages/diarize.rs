@@ -9,7 +9,7 @@ use redub_core::{Ctx, Result, Segment, Span};
 use serde_json::json;
 use std::path::Path;
 
-pub const STAGE: Stage = Stage { name: "05-diarize", version: 3, inputs, run, after: Some(after), still_valid: None };
+pub const STAGE: Stage = Stage { name: "05-diarize", version: 4, inputs, run, after: Some(after), still_valid: None };
 
 fn inputs(cx: &JobCx) -> Result<serde_json::Value> {
     Ok(json!({
