@@ -65,7 +65,20 @@ fn diarize(name: &str, c: &Composed, settings: DiarizeSettings) -> (usize, f64) 
     for h in out.speakers.iter().filter(|h| !r.mapping.iter().any(|(_, m)| m == *h)) {
         let secs: u64 = out.turns.iter().filter(|t| &t.speaker == h).map(Turn::duration_ms).sum();
         let longest = out.turns.iter().filter(|t| &t.speaker == h).map(Turn::duration_ms).max().unwrap_or(0);
-        println!("  extra speaker {h}: {:.1} s in all, longest turn {:.1} s", secs as f64 / 1000.0, longest as f64 / 1000.0);
+        let mut heard: std::collections::BTreeMap<&str, u64> = Default::default();
+        for t in out.turns.iter().filter(|t| &t.speaker == h) {
+            for r in &c.reference {
+                let o = t.end_ms.min(r.end_ms).saturating_sub(t.start_ms.max(r.start_ms));
+                if o > 0 {
+                    *heard.entry(r.speaker.as_str()).or_default() += o;
+                }
+            }
+        }
+        println!(
+            "  extra speaker {h}: {:.1} s in all, longest turn {:.1} s, over the reference's {heard:?} (ms)",
+            secs as f64 / 1000.0,
+            longest as f64 / 1000.0
+        );
     }
     (out.speakers.len(), r.der)
 }
@@ -87,6 +100,18 @@ fn short_gaps_and_a_voice_away_for_minutes() {
     let allison: Vec<&Turn> = c.reference.iter().filter(|t| t.speaker == "allison").collect();
     assert!(allison.iter().any(|t| t.start_ms < 60_000) && allison.iter().any(|t| t.start_ms >= 440_000));
     let (n, der) = diarize("five voices, 0.2–0.8 s gaps, one away for 6 min", &c, DiarizeSettings::default());
+    assert_eq!(n, 5);
+    assert!(der <= 0.10, "DER {der:.3}");
+}
+
+/// The call's two people share one telephone channel and are the closest pair of voices here;
+/// heard through a low-pass on top of it, a few of Sheila's lines once stood apart as a sixth
+/// speaker of 7.5 s (docs/diarization.md: small speakers' profiles).
+#[test]
+fn the_call_s_two_voices_among_others_keep_no_fragment_apart() {
+    let v = voices(&["diane", "sheila", "reader", "cards", "june"]);
+    let c = compose(&v, &Case { seed: 201, seconds: 480.0, gap: (0.2, 0.8), bed_db: (12.0, 18.0), absent: Some((0, 60.0, 420.0)) });
+    let (n, der) = diarize("the call's voices among five, 0.2–0.8 s gaps", &c, DiarizeSettings::default());
     assert_eq!(n, 5);
     assert!(der <= 0.10, "DER {der:.3}");
 }
@@ -135,9 +160,15 @@ fn sweep() {
         &["diane", "sheila", "allison", "june", "reader", "cards"],
         &["reader", "cards", "carlo", "allison"],
     ];
+    // SWEEP_CASTS="a,b,c;d,e,f" replaces the casts; SWEEP_CAST=i keeps only the i-th.
+    let custom: Option<Vec<Vec<String>>> = std::env::var("SWEEP_CASTS")
+        .ok()
+        .map(|v| v.split(';').map(|c| c.split(',').map(str::to_string).collect()).collect());
+    let casts: Vec<Vec<String>> =
+        custom.unwrap_or_else(|| casts.iter().map(|c| c.iter().map(|s| s.to_string()).collect()).collect());
     let only: Option<usize> = std::env::var("SWEEP_CAST").ok().and_then(|v| v.parse().ok());
     for (i, cast) in casts.iter().enumerate().filter(|(i, _)| only.is_none_or(|o| o == *i)) {
-        let v = voices(cast);
+        let v = voices(&cast.iter().map(String::as_str).collect::<Vec<_>>());
         for (seed, secs, gap) in [(100 + i as u64, 160.0, (0.5, 1.5)), (200 + i as u64, 480.0, (0.2, 0.8))] {
             let c = compose(&v, &Case { seed, seconds: secs, gap, bed_db: (12.0, 18.0), absent: Some((0, 60.0, secs - 60.0)) });
             let ths: Vec<f32> = std::env::var("SWEEP_TH").map_or(vec![0.5, 0.6, 0.7], |v| v.split(',').filter_map(|x| x.parse().ok()).collect());

@@ -114,8 +114,9 @@ mod tests {
         }
         std::hint::black_box(x);
         let own = m.finish();
-        // Ticks are 10 ms, so the wall clock may read a tick less than the CPU time.
-        assert!(own.cpu_ms.unwrap() >= 200 && own.wall_ms >= 180, "{own:?}");
+        // CPU time is the whole process's: other test threads add theirs, so the wall clock may
+        // read far less than 200 ms here and is not checked against it.
+        assert!(own.cpu_ms.unwrap() >= 200 && own.wall_ms > 0, "{own:?}");
         assert!(own.peak_rss_kb.unwrap() > 1000, "{own:?}");
         // A child's CPU time is added once it has been waited for.
         let m = Meter::start();
