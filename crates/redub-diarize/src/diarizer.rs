@@ -8,6 +8,7 @@ use crate::cluster::{self, Linkage};
 use crate::embed::Embedder;
 use crate::global::{Evidence, GlobalSpeakers, LocalSpeaker, Recluster};
 use crate::segmentation::{self, Segmenter, Window, FRAME_STEP, LOCAL};
+use crate::whole;
 use crate::Turn;
 use redub_core::{Audio, Ctx, Error, Result, Span};
 use serde::{Deserialize, Serialize};
@@ -27,17 +28,20 @@ pub struct DiarizeSettings {
     pub cluster_threshold: f32,
     /// A chunk's speaker joins a known global speaker when the cosine is at least this.
     pub match_threshold: f32,
-    /// After the last chunk, two global speakers merge when their centroids' cosine is at least
-    /// this and they never spoke at the same time (`global::Recluster`).
+    /// After the last chunk, two global speakers merge while their centroids' cosine is at least
+    /// this (`global::Recluster`).
     #[serde(default = "default_recluster")]
     pub recluster_threshold: f32,
     /// Then two speakers merge while the cosine of their profile embeddings (up to 30 s of
-    /// each one's own turns, embedded at once) is at least this.
+    /// each one's own turns, embedded at once) is at least this (`whole::merge_by_profiles`).
     #[serde(default = "default_profile")]
     pub profile_threshold: f32,
-    /// The same for a pair of which one has under 15 s of speech in all.
+    /// The same for a pair of which one has under 15 s of speech in all, whose centroids must
+    /// then also be `small_centroid_threshold` alike.
     #[serde(default = "default_small_profile")]
     pub small_profile_threshold: f32,
+    #[serde(default = "default_small_centroid")]
+    pub small_centroid_threshold: f32,
     /// Exactly this many speakers (`--speakers`).
     pub speakers: Option<usize>,
     pub min_speakers: Option<usize>,
@@ -55,6 +59,7 @@ impl Default for DiarizeSettings {
             recluster_threshold: default_recluster(),
             profile_threshold: default_profile(),
             small_profile_threshold: default_small_profile(),
+            small_centroid_threshold: default_small_centroid(),
             speakers: None,
             min_speakers: None,
             max_speakers: None,
@@ -73,6 +78,10 @@ fn default_profile() -> f32 {
 
 fn default_small_profile() -> f32 {
     0.45
+}
+
+fn default_small_centroid() -> f32 {
+    0.50
 }
 
 impl DiarizeSettings {
@@ -186,7 +195,8 @@ impl SpeakerDiarizer {
                 // people than the film, so a minimum can split someone in it; the global
                 // re-clustering joins such halves again, down to the minimum and no further,
                 // which is what makes `--speakers N` exact across chunks.
-                let linkage = Linkage { threshold: self.settings.cluster_threshold, min_clusters: min, max_clusters: max };
+                let linkage =
+                    Linkage { threshold: self.settings.cluster_threshold, min_clusters: min, max_clusters: max };
                 self.chunk_speakers(audio, chunk, &linkage, &ctx.child(&report))?
             } else {
                 Vec::new()
@@ -219,84 +229,27 @@ impl SpeakerDiarizer {
         for (_, id) in labelled.iter_mut() {
             *id = relabel[*id];
         }
-        let fold = fold_small(&labelled, global.centroids(), min.max(1));
+        let fold = whole::fold_small(&labelled, global.centroids(), min.max(1));
         for (_, id) in labelled.iter_mut() {
             *id = fold[*id];
         }
-        let joined = self.merge_by_profiles(audio, &mut labelled, min.max(1))?;
+        let thresholds = whole::ProfileThresholds {
+            large: self.settings.profile_threshold,
+            small: self.settings.small_profile_threshold,
+            small_centroid: self.settings.small_centroid_threshold,
+        };
+        let joined = whole::merge_by_profiles(
+            &mut self.embedder,
+            audio,
+            &mut labelled,
+            min.max(1),
+            thresholds,
+            global.centroids(),
+        )?;
         for r in reports.iter_mut() {
             r.speakers.iter_mut().for_each(|id| *id = id.and_then(|i| relabel.get(i)).map(|n| joined[fold[*n]]));
         }
         Ok(finish(labelled, reports))
-    }
-
-    /// The last step: a profile per speaker, embedded from up to [`PROFILE_MS`] of its own
-    /// longest turns that nobody else talks over (each at most [`PROFILE_TURN_MS`]). A
-    /// centroid averages short 1–3 s runs, each coloured by its line's microphone and gain;
-    /// a profile hears many lines at once, and separated the last fragments of a person that
-    /// the centroids did not (docs/diarization.md). The two speakers with the most similar
-    /// profiles merge while the cosine is at least `profile_threshold` and more than `min`
-    /// speakers are left; the merged speaker's profile is embedded again. Relabels `labelled`
-    /// and returns the map from the ids it had to the ids it has.
-    fn merge_by_profiles(&mut self, audio: &Audio, labelled: &mut [(Span, usize)], min: usize) -> Result<Vec<usize>> {
-        let n = labelled.iter().map(|(_, id)| id + 1).max().unwrap_or(0);
-        let mut map: Vec<usize> = (0..n).collect();
-        let mut profiles: Vec<Option<Vec<f32>>> = Vec::with_capacity(n);
-        for id in 0..n {
-            profiles.push(self.profile(audio, labelled, id)?);
-        }
-        loop {
-            let alive: Vec<usize> = (0..n).filter(|i| labelled.iter().any(|(_, id)| id == i)).collect();
-            if alive.len() <= min {
-                break;
-            }
-            let speech = |id: usize| -> u64 { labelled.iter().filter(|(_, i)| *i == id).map(|(s, _)| s.duration_ms()).sum() };
-            // A pair merges when its cosine reaches its threshold; of those, the one with the
-            // most margin goes first.
-            let mut best: Option<(f32, usize, usize)> = None;
-            for (k, &a) in alive.iter().enumerate() {
-                for &b in &alive[k + 1..] {
-                    if let (Some(pa), Some(pb)) = (&profiles[a], &profiles[b]) {
-                        let small = speech(a).min(speech(b)) < SMALL_SPEAKER_MS;
-                        let th = if small { self.settings.small_profile_threshold } else { self.settings.profile_threshold };
-                        let margin = crate::cosine(pa, pb) - th;
-                        if margin >= 0.0 && best.is_none_or(|(x, _, _)| margin > x) {
-                            best = Some((margin, a, b));
-                        }
-                    }
-                }
-            }
-            let Some((_, keep, gone)) = best else { break };
-            for (_, id) in labelled.iter_mut().filter(|(_, id)| *id == gone) {
-                *id = keep;
-            }
-            map.iter_mut().filter(|m| **m == gone).for_each(|m| *m = keep);
-            profiles[keep] = self.profile(audio, labelled, keep)?;
-        }
-        Ok(map)
-    }
-
-    /// Speaker `id`'s profile embedding (see [`Self::merge_by_profiles`]); `None` when it has
-    /// too little audio.
-    fn profile(&mut self, audio: &Audio, labelled: &[(Span, usize)], id: usize) -> Result<Option<Vec<f32>>> {
-        let mine: Vec<Span> = labelled.iter().filter(|(_, i)| *i == id).map(|(s, _)| *s).collect();
-        let talked_over =
-            |t: &Span| labelled.iter().any(|(o, i)| *i != id && o.start_ms < t.end_ms && o.end_ms > t.start_ms);
-        let mut turns: Vec<Span> = mine.iter().copied().filter(|t| !talked_over(t)).collect();
-        if turns.is_empty() {
-            turns = mine;
-        }
-        turns.sort_by_key(|s| (std::cmp::Reverse(s.duration_ms()), s.start_ms));
-        let mut buf: Vec<f32> = Vec::new();
-        for t in turns {
-            let a = samples(t.start_ms).min(audio.samples.len());
-            let b = samples(t.end_ms).min(audio.samples.len()).min(a + samples(PROFILE_TURN_MS));
-            buf.extend_from_slice(&audio.samples[a..b]);
-            if buf.len() >= samples(PROFILE_MS) {
-                break;
-            }
-        }
-        self.embedder.embed(&buf)
     }
 
     /// Local speakers of one chunk.
@@ -602,69 +555,6 @@ fn merge_similar_clusters(
     }
 }
 
-/// A speaker with less speech than this in all has a profile of less audio, which is a noisier
-/// estimate of the voice: its cosines to its own person fall (0.48–0.59 measured for fragments
-/// of 6–10 s, against 0.59 and up for larger ones), so it is judged by `small_profile_threshold`.
-const SMALL_SPEAKER_MS: u64 = 15_000;
-
-/// How much of a speaker's speech its profile embedding hears, and at most how much of one turn.
-const PROFILE_MS: u64 = 30_000;
-const PROFILE_TURN_MS: u64 = 8_000;
-
-/// A global speaker with less speech than this in the whole input is most likely a fragment (a
-/// burst the model took for a second voice in overlapped speech, a cough): it is folded into
-/// the speaker that sounds most like it, as long as the input keeps `min` speakers.
-const MIN_SPEAKER_MS: u64 = 3_000;
-
-/// A speaker none of whose turns lasts this long was only ever heard in short bursts (a
-/// backchannel, a word in overlap): it joins the nearest speaker and never stands alone.
-const MIN_LONGEST_TURN_MS: u64 = 1_000;
-
-/// Relabel map (by global id) that folds small speakers (under [`MIN_SPEAKER_MS`] in all, or
-/// no turn of [`MIN_LONGEST_TURN_MS`]) into the nearest large one.
-fn fold_small(labelled: &[(Span, usize)], centroids: &[Vec<f32>], min: usize) -> Vec<usize> {
-    let n = centroids.len();
-    let mut speech = vec![0u64; n];
-    for (s, id) in labelled {
-        if let Some(v) = speech.get_mut(*id) {
-            *v += s.duration_ms();
-        }
-    }
-    // Longest turn per speaker, its touching spans joined as `finish` will join them.
-    let mut longest = vec![0u64; n];
-    let mut sorted: Vec<&(Span, usize)> = labelled.iter().filter(|(_, id)| *id < n).collect();
-    sorted.sort_by_key(|(s, id)| (*id, s.start_ms));
-    let mut run: Option<(usize, Span)> = None;
-    for (s, id) in sorted {
-        run = match run {
-            Some((rid, r)) if rid == *id && s.start_ms <= r.end_ms => Some((rid, Span::new(r.start_ms, r.end_ms.max(s.end_ms)))),
-            _ => Some((*id, *s)),
-        };
-        if let Some((rid, r)) = run {
-            longest[rid] = longest[rid].max(r.duration_ms());
-        }
-    }
-    let small_one = |i: usize| speech[i] > 0 && (speech[i] < MIN_SPEAKER_MS || longest[i] < MIN_LONGEST_TURN_MS);
-    let mut map: Vec<usize> = (0..n).collect();
-    let large: Vec<usize> = (0..n).filter(|i| speech[*i] > 0 && !small_one(*i)).collect();
-    let mut small: Vec<usize> = (0..n).filter(|i| small_one(*i)).collect();
-    small.sort_by_key(|i| speech[*i]);
-    let mut count = (0..n).filter(|i| speech[*i] > 0).count();
-    for s in small {
-        if count <= min {
-            break;
-        }
-        let best = large.iter().copied().max_by(|a, b| {
-            crate::cosine(&centroids[s], &centroids[*a]).total_cmp(&crate::cosine(&centroids[s], &centroids[*b]))
-        });
-        if let Some(b) = best {
-            map[s] = b;
-            count -= 1;
-        }
-    }
-    map
-}
-
 /// Merge each speaker's touching turns, name speakers by first appearance, sort.
 fn finish(mut labelled: Vec<(Span, usize)>, mut reports: Vec<ChunkReport>) -> Diarization {
     labelled.sort_by_key(|(s, id)| (s.start_ms, *id));
@@ -719,20 +609,6 @@ mod tests {
             d.turns,
             vec![Turn::new(0, 2_000, "S1"), Turn::new(2_500, 3_000, "S2"), Turn::new(5_000, 6_000, "S2")]
         );
-    }
-
-    #[test]
-    fn speakers_heard_only_in_short_bursts_join_the_nearest() {
-        let c = |x: f32| vec![x, (1.0 - x * x).sqrt()];
-        // 0: long turns; 1: 4 s in all but no turn of 1 s (touching spans count as one turn);
-        // 2: a 1.2 s turn made of two touching spans, and 3.2 s in all.
-        let mut labelled = vec![(Span::new(0, 5_000), 0)];
-        labelled.extend((0..8).map(|k| (Span::new(10_000 + k * 2_000, 10_500 + k * 2_000), 1)));
-        labelled.extend([(Span::new(30_000, 30_600), 2), (Span::new(30_600, 31_200), 2), (Span::new(40_000, 42_000), 2)]);
-        let centroids = vec![c(1.0), c(0.9), c(0.0)];
-        assert_eq!(fold_small(&labelled, &centroids, 1), vec![0, 0, 2]);
-        // Never below the minimum count.
-        assert_eq!(fold_small(&labelled, &centroids, 3), vec![0, 1, 2]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod label;
 pub mod lines;
 pub mod rttm;
 pub mod segmentation;
+pub mod whole;
 
 pub use diarizer::{Diarization, DiarizeSettings, SpeakerDiarizer};
 

@@ -28,7 +28,12 @@ fn voices(names: &[&str]) -> Vec<Voice> {
             ),
             "cards" => Voice::from_files(
                 "cards",
-                &(1..=5).map(|k| format!("cards/{k:03}.wav")).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>(),
+                &(1..=5)
+                    .map(|k| format!("cards/{k:03}.wav"))
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
             ),
             other => Voice::from_files(other, &[&format!("voices/{other}.flac")]),
         })
@@ -96,7 +101,10 @@ fn five_voices_over_a_bed_with_a_colour_per_line() {
 fn short_gaps_and_a_voice_away_for_minutes() {
     let v = voices(&["allison", "reader", "menardi", "diane", "cards"]);
     // Allison speaks in the first and the last minute only.
-    let c = compose(&v, &Case { seed: 23, seconds: 500.0, gap: (0.2, 0.8), bed_db: (12.0, 12.0), absent: Some((0, 60.0, 440.0)) });
+    let c = compose(
+        &v,
+        &Case { seed: 23, seconds: 500.0, gap: (0.2, 0.8), bed_db: (12.0, 12.0), absent: Some((0, 60.0, 440.0)) },
+    );
     let allison: Vec<&Turn> = c.reference.iter().filter(|t| t.speaker == "allison").collect();
     assert!(allison.iter().any(|t| t.start_ms < 60_000) && allison.iter().any(|t| t.start_ms >= 440_000));
     let (n, der) = diarize("five voices, 0.2–0.8 s gaps, one away for 6 min", &c, DiarizeSettings::default());
@@ -110,7 +118,10 @@ fn short_gaps_and_a_voice_away_for_minutes() {
 #[test]
 fn the_call_s_two_voices_among_others_keep_no_fragment_apart() {
     let v = voices(&["diane", "sheila", "reader", "cards", "june"]);
-    let c = compose(&v, &Case { seed: 201, seconds: 480.0, gap: (0.2, 0.8), bed_db: (12.0, 18.0), absent: Some((0, 60.0, 420.0)) });
+    let c = compose(
+        &v,
+        &Case { seed: 201, seconds: 480.0, gap: (0.2, 0.8), bed_db: (12.0, 18.0), absent: Some((0, 60.0, 420.0)) },
+    );
     let (n, der) = diarize("the call's voices among five, 0.2–0.8 s gaps", &c, DiarizeSettings::default());
     assert_eq!(n, 5);
     assert!(der <= 0.10, "DER {der:.3}");
@@ -170,8 +181,12 @@ fn sweep() {
     for (i, cast) in casts.iter().enumerate().filter(|(i, _)| only.is_none_or(|o| o == *i)) {
         let v = voices(&cast.iter().map(String::as_str).collect::<Vec<_>>());
         for (seed, secs, gap) in [(100 + i as u64, 160.0, (0.5, 1.5)), (200 + i as u64, 480.0, (0.2, 0.8))] {
-            let c = compose(&v, &Case { seed, seconds: secs, gap, bed_db: (12.0, 18.0), absent: Some((0, 60.0, secs - 60.0)) });
-            let ths: Vec<f32> = std::env::var("SWEEP_TH").map_or(vec![0.5, 0.6, 0.7], |v| v.split(',').filter_map(|x| x.parse().ok()).collect());
+            let c = compose(
+                &v,
+                &Case { seed, seconds: secs, gap, bed_db: (12.0, 18.0), absent: Some((0, 60.0, secs - 60.0)) },
+            );
+            let ths: Vec<f32> = std::env::var("SWEEP_TH")
+                .map_or(vec![0.5, 0.6, 0.7], |v| v.split(',').filter_map(|x| x.parse().ok()).collect());
             for th in &ths {
                 for p in profiles() {
                     let s = DiarizeSettings { recluster_threshold: *th, profile_threshold: p, ..Default::default() };
@@ -191,7 +206,8 @@ fn sweep_input() {
     let path = std::path::PathBuf::from(&input);
     let reference = redub_diarize::rttm::read(&path.with_extension("rttm")).unwrap();
     let c = Composed { audio: content::load16k(&path), reference, bed_db: f64::NAN };
-    let ths: Vec<f32> = std::env::var("SWEEP_TH").map_or(vec![0.5, 0.6, 0.7], |v| v.split(',').filter_map(|x| x.parse().ok()).collect());
+    let ths: Vec<f32> = std::env::var("SWEEP_TH")
+        .map_or(vec![0.5, 0.6, 0.7], |v| v.split(',').filter_map(|x| x.parse().ok()).collect());
     for th in ths {
         for p in profiles() {
             let s = DiarizeSettings { recluster_threshold: th, profile_threshold: p, ..Default::default() };

@@ -48,7 +48,17 @@ fn the_call_has_two_speakers_and_a_low_der() {
         report.total_s
     );
     assert_eq!(out.speakers.len(), 2, "turns: {:?}", out.turns);
-    assert!(report.der <= 0.20, "DER {:.3}", report.der);
+    assert!(report.der <= 0.05, "DER {:.3}", report.der);
+
+    // The same call as the pipeline hears it: the sample video's AAC track, decoded by ffmpeg.
+    // The two people share one telephone channel and are the closest pair of voices in the
+    // tests; through AAC their profiles were once close enough to merge (docs/diarization.md).
+    let aac = load16k(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample.mp4"));
+    let out = d.run(&aac, &vad(&aac), &[], &Ctx::quiet()).unwrap();
+    let r = score(&reference, &out.turns, 250);
+    println!("sample.mp4 (AAC): {} speakers, DER {:.1}%", out.speakers.len(), r.der * 100.0);
+    assert_eq!(out.speakers.len(), 2, "turns: {:?}", out.turns);
+    assert!(r.der <= 0.05, "DER {:.3}", r.der);
 
     // Forced into 15 s chunks (about 7 s of each person per chunk), the two people still keep
     // one id each across chunks.

@@ -212,7 +212,9 @@ pub fn compose(voices: &[Voice], case: &Case) -> Composed {
         // The voice that leaves opens the first scene and the first one after its return.
         let mut cast: Vec<usize> = Vec::new();
         if let Some((a, from, to)) = case.absent {
-            let heard = |lo: f64| reference.iter().any(|r: &Turn| r.speaker == voices[a].name && r.start_ms as f64 >= lo * 1000.0);
+            let heard = |lo: f64| {
+                reference.iter().any(|r: &Turn| r.speaker == voices[a].name && r.start_ms as f64 >= lo * 1000.0)
+            };
             if (t < from && !heard(0.0)) || (t >= to && !heard(to)) {
                 cast.push(a);
             }
