@@ -108,7 +108,9 @@ pub fn merge_by_profiles(
     th: ProfileThresholds,
     centroids: &[Vec<f32>],
 ) -> Result<Vec<usize>> {
-    let n = labelled.iter().map(|(_, id)| id + 1).max().unwrap_or(0);
+    // Every id the caller may look up, also one left without turns (heard only in a chunk's
+    // overlap, which the neighbouring chunk speaks for).
+    let n = labelled.iter().map(|(_, id)| id + 1).max().unwrap_or(0).max(centroids.len());
     let speech = |labelled: &[(Span, usize)], id: usize| -> u64 {
         labelled.iter().filter(|(_, i)| *i == id).map(|(s, _)| s.duration_ms()).sum()
     };
