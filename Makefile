@@ -21,7 +21,7 @@ export GGML_BMI2 := ON
 CARGO ?= cargo
 BIN := $(CARGO_TARGET_DIR)/debug/redub
 
-.PHONY: setup build demo test lint fmt clean-jobs bench
+.PHONY: setup build demo test lint fmt clean-jobs bench bench-dsp
 setup:
 	@scripts/setup.sh
 
@@ -51,3 +51,8 @@ clean-jobs:
 bench: build
 	$(CARGO) build -p redub-pipeline --example render_bench
 	@BIN="$(BIN)" RENDER_BIN="$(CARGO_TARGET_DIR)/debug/examples/render_bench" scripts/bench.sh
+
+# Criterion benches of the DSP (mix, stretch, PSOLA, resample, loudness, limiter), built with the
+# same dev profile as everything else; figures in bench/DSP.md.
+bench-dsp:
+	$(CARGO) bench --profile dev -p redub-dsp --bench dsp
