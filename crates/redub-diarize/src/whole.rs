@@ -34,6 +34,17 @@ const SMALL_SPEAKER_MS: u64 = 15_000;
 const PROFILE_MS: u64 = 30_000;
 const PROFILE_TURN_MS: u64 = 8_000;
 
+/// Speech time of each speaker id below `n` in `labelled` (ms; 0 for an id without turns).
+fn speech_ms(labelled: &[(Span, usize)], n: usize) -> Vec<u64> {
+    let mut speech = vec![0u64; n];
+    for (s, id) in labelled {
+        if let Some(v) = speech.get_mut(*id) {
+            *v += s.duration_ms();
+        }
+    }
+    speech
+}
+
 /// A global speaker with less speech than this in the whole input is most likely a fragment (a
 /// burst the model took for a second voice in overlapped speech, a cough): it is folded into
 /// the speaker that sounds most like it, as long as the input keeps `min` speakers.
@@ -47,12 +58,7 @@ const MIN_LONGEST_TURN_MS: u64 = 1_000;
 /// no turn of [`MIN_LONGEST_TURN_MS`]) into the nearest large one.
 pub fn fold_small(labelled: &[(Span, usize)], centroids: &[Vec<f32>], min: usize) -> Vec<usize> {
     let n = centroids.len();
-    let mut speech = vec![0u64; n];
-    for (s, id) in labelled {
-        if let Some(v) = speech.get_mut(*id) {
-            *v += s.duration_ms();
-        }
-    }
+    let speech = speech_ms(labelled, n);
     // Longest turn per speaker, its touching spans joined as `finish` will join them.
     let mut longest = vec![0u64; n];
     let mut sorted: Vec<&(Span, usize)> = labelled.iter().filter(|(_, id)| *id < n).collect();
@@ -111,9 +117,6 @@ pub fn merge_by_profiles(
     // Every id the caller may look up, also one left without turns (heard only in a chunk's
     // overlap, which the neighbouring chunk speaks for).
     let n = labelled.iter().map(|(_, id)| id + 1).max().unwrap_or(0).max(centroids.len());
-    let speech = |labelled: &[(Span, usize)], id: usize| -> u64 {
-        labelled.iter().filter(|(_, i)| *i == id).map(|(s, _)| s.duration_ms()).sum()
-    };
     let mut map: Vec<usize> = (0..n).collect();
     let mut profiles: Vec<Option<Vec<f32>>> = Vec::with_capacity(n);
     // Centroids pooled as speakers merge, weighted by speech (as `GlobalSpeakers` pools them).
@@ -123,7 +126,8 @@ pub fn merge_by_profiles(
         pooled.push(centroids.get(id).cloned().unwrap_or_default());
     }
     loop {
-        let alive: Vec<usize> = (0..n).filter(|i| labelled.iter().any(|(_, id)| id == i)).collect();
+        let speech = speech_ms(labelled, n);
+        let alive: Vec<usize> = (0..n).filter(|i| speech[*i] > 0).collect();
         if alive.len() <= min {
             break;
         }
@@ -132,7 +136,7 @@ pub fn merge_by_profiles(
         for (k, &a) in alive.iter().enumerate() {
             for &b in &alive[k + 1..] {
                 let (Some(pa), Some(pb)) = (&profiles[a], &profiles[b]) else { continue };
-                let small = speech(labelled, a).min(speech(labelled, b)) < SMALL_SPEAKER_MS;
+                let small = speech[a].min(speech[b]) < SMALL_SPEAKER_MS;
                 let margin = crate::cosine(pa, pb) - if small { th.small } else { th.large };
                 let centroids_agree = !small || crate::cosine(&pooled[a], &pooled[b]) >= th.small_centroid;
                 if margin >= 0.0 && centroids_agree && best.is_none_or(|(x, _, _)| margin > x) {
@@ -141,7 +145,7 @@ pub fn merge_by_profiles(
             }
         }
         let Some((_, keep, gone)) = best else { break };
-        let (wk, wg) = (speech(labelled, keep) as f32, speech(labelled, gone) as f32);
+        let (wk, wg) = (speech[keep] as f32, speech[gone] as f32);
         let sum: Vec<f32> = pooled[keep].iter().zip(&pooled[gone]).map(|(k, g)| k * wk + g * wg).collect();
         pooled[keep] = crate::normalized(&sum);
         for (_, id) in labelled.iter_mut().filter(|(_, id)| *id == gone) {

@@ -153,11 +153,19 @@ fn speaker_count_flags_hold_across_chunks() {
     assert_eq!(run(None, None, Some(2)), 2);
 }
 
+/// The comma-separated numbers in environment variable `key`, or `default`.
+fn env_floats(key: &str, default: Vec<f32>) -> Vec<f32> {
+    std::env::var(key).map_or(default, |v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+}
+
 /// `SWEEP_PROFILE=0.45,0.52`: the profile thresholds the sweeps try (default: the default).
 fn profiles() -> Vec<f32> {
-    std::env::var("SWEEP_PROFILE").map_or(vec![DiarizeSettings::default().profile_threshold], |v| {
-        v.split(',').filter_map(|x| x.parse().ok()).collect()
-    })
+    env_floats("SWEEP_PROFILE", vec![DiarizeSettings::default().profile_threshold])
+}
+
+/// `SWEEP_TH=0.5,0.6`: the centroid thresholds the sweeps try.
+fn centroid_thresholds() -> Vec<f32> {
+    env_floats("SWEEP_TH", vec![0.5, 0.6, 0.7])
 }
 
 /// The margin of the re-clustering threshold: other casts and seeds at three thresholds.
@@ -185,9 +193,7 @@ fn sweep() {
                 &v,
                 &Case { seed, seconds: secs, gap, bed_db: (12.0, 18.0), absent: Some((0, 60.0, secs - 60.0)) },
             );
-            let ths: Vec<f32> = std::env::var("SWEEP_TH")
-                .map_or(vec![0.5, 0.6, 0.7], |v| v.split(',').filter_map(|x| x.parse().ok()).collect());
-            for th in &ths {
+            for th in &centroid_thresholds() {
                 for p in profiles() {
                     let s = DiarizeSettings { recluster_threshold: *th, profile_threshold: p, ..Default::default() };
                     diarize(&format!("cast {i} seed {seed} threshold {th} profile {p}"), &c, s);
@@ -206,9 +212,7 @@ fn sweep_input() {
     let path = std::path::PathBuf::from(&input);
     let reference = redub_diarize::rttm::read(&path.with_extension("rttm")).unwrap();
     let c = Composed { audio: content::load16k(&path), reference, bed_db: f64::NAN };
-    let ths: Vec<f32> = std::env::var("SWEEP_TH")
-        .map_or(vec![0.5, 0.6, 0.7], |v| v.split(',').filter_map(|x| x.parse().ok()).collect());
-    for th in ths {
+    for th in centroid_thresholds() {
         for p in profiles() {
             let s = DiarizeSettings { recluster_threshold: th, profile_threshold: p, ..Default::default() };
             diarize(&format!("{input} threshold {th} profile {p}"), &c, s);

@@ -6,19 +6,11 @@
 use redub_core::{Audio, Ctx, Span, Turn, VoiceActivityDetector};
 use redub_diarize::der::{purity_coverage, score};
 use redub_diarize::{rttm, DiarizeSettings, SpeakerDiarizer};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
+mod content;
 
-/// Any audio file as 16 kHz mono, through ffmpeg like the pipeline does.
-fn load16k(path: &Path) -> Audio {
-    let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("a.wav");
-    redub_media::extract_audio(path, &wav, Some(16_000), true).unwrap();
-    redub_media::read_wav_mono(&wav).unwrap()
-}
+use content::{fixtures, load16k};
 
 fn vad(audio: &Audio) -> Vec<Span> {
     let mut v = redub_vad::SileroVad::load(redub_vad::VadSettings::default()).unwrap();
