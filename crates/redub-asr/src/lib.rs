@@ -7,10 +7,11 @@
 mod onnx;
 mod pack;
 mod shared;
+pub mod stm;
 mod wer;
 mod whisper;
 
 pub use onnx::{log_mel, MelFilters, OnnxStats, OnnxWhisper, OnnxWhisperSettings, ONNX_MODEL_DIR};
 pub use pack::{plan, Packed};
-pub use wer::{normalize_words, word_error_rate, WerReport};
+pub use wer::{char_error_rate, normalize_words, word_error_rate, WerReport};
 pub use whisper::{Whisper, WhisperSettings, MODEL};

@@ -35,8 +35,19 @@ pub fn normalize_words(text: &str) -> Vec<String> {
 
 /// Levenshtein alignment over words, counting each kind of error.
 pub fn word_error_rate(reference: &str, hypothesis: &str) -> WerReport {
-    let r = normalize_words(reference);
-    let h = normalize_words(hypothesis);
+    align(&normalize_words(reference), &normalize_words(hypothesis))
+}
+
+/// Character error rate: the same alignment over the characters of the normalized words, with
+/// the spaces between words left out (`reference_words` then counts characters). Short dubbed
+/// lines are judged by it: one wrong word of three is 33% WER but often one letter.
+pub fn char_error_rate(reference: &str, hypothesis: &str) -> WerReport {
+    let chars = |t: &str| normalize_words(t).concat().chars().collect::<Vec<char>>();
+    align(&chars(reference), &chars(hypothesis))
+}
+
+/// Levenshtein alignment of two token sequences, counting each kind of error.
+fn align<T: PartialEq>(r: &[T], h: &[T]) -> WerReport {
     // cost[i][j] = (total, subs, dels, ins) aligning r[..i] with h[..j]
     let mut prev: Vec<(usize, usize, usize, usize)> = (0..=h.len()).map(|j| (j, 0, 0, j)).collect();
     for i in 1..=r.len() {
@@ -72,6 +83,16 @@ mod tests {
         let w = word_error_rate("a b c", "a x c d");
         assert_eq!((w.substitutions, w.deletions, w.insertions), (1, 0, 1));
         assert!((w.rate() - 2.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn character_errors_ignore_spaces_case_and_punctuation() {
+        // "hola mundo" against "ola mundo!": one deletion in nine letters.
+        let c = char_error_rate("Hola, mundo.", "ola mundo!");
+        assert_eq!((c.substitutions, c.deletions, c.insertions, c.reference_words), (0, 1, 0, 9));
+        // Split differently, the same letters: no character error, two word errors.
+        assert_eq!(char_error_rate("buenos días", "buenosdías").rate(), 0.0);
+        assert_eq!(word_error_rate("buenos días", "buenosdías").rate(), 1.0);
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub enum Flag {
     Idiom,
     /// The dubbed clip did not fit its slot even at the stretch cap and borrowed no silence.
     DoesNotFit,
+    /// Whisper, reading the dubbed line back in the target language, got too little of it
+    /// right (the qa stage's round trip).
+    Unintelligible,
 }
 
 /// One line of speech: what was said, by whom, when; and once translated, what it becomes.

@@ -21,20 +21,8 @@ pub use diarizer::{Diarization, DiarizeSettings, SpeakerDiarizer};
 
 pub use redub_core::Turn;
 
-/// Cosine similarity of two vectors (0 when either is all zeros).
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
-    for (x, y) in a.iter().zip(b) {
-        ab += f64::from(*x) * f64::from(*y);
-        aa += f64::from(*x) * f64::from(*x);
-        bb += f64::from(*y) * f64::from(*y);
-    }
-    if aa == 0.0 || bb == 0.0 {
-        0.0
-    } else {
-        (ab / (aa.sqrt() * bb.sqrt())) as f32
-    }
-}
+/// Cosine similarity of two vectors (in `redub-dsp`, which the qa crate shares).
+pub use redub_dsp::cosine;
 
 /// `v` scaled to unit length (unchanged when all zeros).
 pub fn normalized(v: &[f32]) -> Vec<f32> {

@@ -19,6 +19,7 @@ mod reference;
 mod resample;
 mod stretch;
 mod timbre;
+mod vector;
 mod voice;
 
 pub use envelope::{duck_depth, duck_envelope, fade_in_out, mix_into};
@@ -31,6 +32,7 @@ pub use reference::{prepare_reference, trim_silence, MIN_REFERENCE_MS, PADDED_RE
 pub use resample::resample;
 pub use stretch::time_stretch;
 pub use timbre::{match_envelope, Envelope};
+pub use vector::cosine;
 pub use voice::{adapt_voice, Adaptation, VoiceProfile};
 
 /// Naive helpers shared by the unit tests: slow, obviously-correct references.

@@ -1,6 +1,7 @@
-//! QA: the job is done only once its output exists and probes right (DESIGN §4). Writes
+//! The job's end: done only once its output exists and probes right (DESIGN §4). Writes
 //! `output/report.json`: the render's per-line numbers, what each stage cost (wall, CPU, peak
-//! memory, real-time factor), the languages and the speakers; then the `done` event.
+//! memory, real-time factor), the languages, the speakers and the 11-qa stage's measurements
+//! (`qa`); and `output/report.html`, the page a person reads; then the `done` event.
 
 use crate::render::LinePlacement;
 use crate::request::ReviewLine;
@@ -40,25 +41,57 @@ pub fn finish(cx: &JobCx, runs: &[StageRun]) -> Result<Finished> {
     report["speakers"] = json!(lines.iter().map(|l| l.speaker.clone()).collect::<std::collections::BTreeSet<_>>());
     let out_dir = cx.job.dir.join("output");
     std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
+    let mut qa: redub_qa::QaReport = cx.read(crate::stages::qa::STAGE.name, "qa.json")?;
+    qa.stages = runs.iter().map(|r| stage_cost(r, input_ms)).collect();
+    report["qa"] = serde_json::to_value(&qa).unwrap_or_default();
     crate::job::write_json(&out_dir.join("report.json"), &report)?;
-    cx.events()
-        .emit("done", json!({ "output": req.output, "report": out_dir.join("report.json"), "lines": lines.len() }));
-    let placed: Vec<LinePlacement> = serde_json::from_value(report["lines"].clone()).unwrap_or_default();
+    let page = out_dir.join("report.html");
+    let html = redub_qa::html::render(&qa, &report_audio(cx, &qa));
+    std::fs::write(&page, html).map_err(|e| Error::io(&page, e))?;
+    cx.events().emit(
+        "done",
+        json!({ "output": req.output, "report": out_dir.join("report.json"), "page": page, "lines": lines.len() }),
+    );
+    let mut placed: Vec<LinePlacement> = serde_json::from_value(report["lines"].clone()).unwrap_or_default();
+    // The round trip's flags reach the review list too.
+    for p in &mut placed {
+        for f in qa.lines.iter().filter(|l| l.line.id == p.id).flat_map(|l| l.flags.iter()) {
+            if !p.flags.contains(f) {
+                p.flags.push(*f);
+            }
+        }
+    }
     Ok(Finished { lines: lines.len(), review: review_lines(cx, &placed)? })
 }
 
 /// One stage's figures in the report, with its real-time factor (wall time over the input's
 /// length).
 fn stage_figures(r: &StageRun, input_ms: u64) -> serde_json::Value {
+    serde_json::to_value(stage_cost(r, input_ms)).unwrap_or_default()
+}
+
+fn stage_cost(r: &StageRun, input_ms: u64) -> redub_qa::StageCost {
     let rtf = if input_ms > 0 { r.usage.wall_ms as f64 / input_ms as f64 } else { 0.0 };
-    json!({
-        "stage": r.stage,
-        "skipped": r.skipped,
-        "wall_ms": r.usage.wall_ms,
-        "cpu_ms": r.usage.cpu_ms,
-        "peak_rss_kb": r.usage.peak_rss_kb,
-        "rtf": (rtf * 1000.0).round() / 1000.0,
-    })
+    redub_qa::StageCost {
+        stage: r.stage.clone(),
+        skipped: r.skipped,
+        wall_ms: r.usage.wall_ms,
+        cpu_ms: r.usage.cpu_ms.unwrap_or(0),
+        peak_rss_kb: r.usage.peak_rss_kb.unwrap_or(0),
+        rtf: (rtf * 1000.0).round() / 1000.0,
+    }
+}
+
+/// The players' audio the qa stage kept for the page (lines without files get none).
+fn report_audio(cx: &JobCx, qa: &redub_qa::QaReport) -> Vec<redub_qa::html::LineAudio> {
+    let dir = cx.dir(crate::stages::qa::STAGE.name).join("audio");
+    qa.lines
+        .iter()
+        .filter_map(|l| {
+            let read = |kind: &str| std::fs::read(dir.join(format!("{}.{kind}.wav", l.line.id))).ok();
+            Some(redub_qa::html::LineAudio { id: l.line.id, original_wav: read("orig")?, dubbed_wav: read("dub")? })
+        })
+        .collect()
 }
 
 /// Lines with review flags: the translation's and the render's (`placed`, empty before it).

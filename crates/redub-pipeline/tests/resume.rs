@@ -55,7 +55,11 @@ fn a_failed_job_keeps_its_work_and_resumes_from_the_failed_stage() {
     b.built.set(0);
     let summary = dub(&req, &b, EventSink::silent()).unwrap();
     assert_eq!(summary.skipped_stages, finished);
-    assert_eq!(b.built.get(), 2, "only the synthesizer was built on resume (for the voices, then the lines)");
+    assert_eq!(
+        b.built.get(),
+        3,
+        "only the synthesizer (for the voices, then the lines) and the qa stage's transcriber were built on resume"
+    );
     assert!(req.output.is_file());
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(job_dir.join("output/report.json")).unwrap()).unwrap();

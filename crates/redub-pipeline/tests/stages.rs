@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use support::StandIns;
 
 const BEFORE_VOICES: [&str; 6] = ["01-ingest", "02-vad", "03-separate", "04-transcribe", "05-diarize", "06-translate"];
-const FROM_VOICES: [&str; 4] = ["07-voices", "08-synthesize", "09-render", "10-mux"];
+const FROM_VOICES: [&str; 5] = ["07-voices", "08-synthesize", "09-render", "10-mux", "11-qa"];
 
 fn request(dir: &Path) -> DubRequest {
     // The kill test's child asks for the same input: made once, so its key stays the same.
@@ -91,8 +91,8 @@ fn a_job_stopped_after_translation_resumes_with_the_edited_line() {
     let s = dub(&req, &b, EventSink::silent()).unwrap();
     let spoken = b.spoken.lock().unwrap().clone();
     assert!(!spoken.is_empty() && spoken.iter().all(|t| t == "otra corrección"), "{spoken:?}");
-    assert_eq!(started(&job, before), ["08-synthesize", "09-render", "10-mux"]);
-    assert_eq!(s.skipped_stages.len(), redub_pipeline::STAGES.len() - 3);
+    assert_eq!(started(&job, before), ["08-synthesize", "09-render", "10-mux", "11-qa"]);
+    assert_eq!(s.skipped_stages.len(), redub_pipeline::STAGES.len() - 4);
     let report = read(&job.join("output/report.json"));
     let stages = report["stages"].as_array().unwrap();
     assert_eq!(stages.len(), redub_pipeline::STAGES.len(), "every stage in the report: {report}");

@@ -96,10 +96,27 @@ enum Command {
         #[command(flatten)]
         speakers: SpeakerArgs,
     },
-    /// Score results against references.
+    /// A finished job's QA report: per line (fit, overlap, stretch, engine speed, start
+    /// offset, round-trip WER/CER, flags), per speaker (likeness), loudness, per stage; with
+    /// --ref-rttm/--ref-stm also DER and source WER. `redub eval der` scores two RTTM files.
+    #[command(args_conflicts_with_subcommands = true)]
     Eval {
         #[command(subcommand)]
-        what: Eval,
+        what: Option<Eval>,
+        /// The job folder, or a job's name under --jobs-dir (printed by `redub dub`).
+        job: Option<PathBuf>,
+        /// Folder for job folders (default: `$REDUB_HOME/jobs`).
+        #[arg(long)]
+        jobs_dir: Option<PathBuf>,
+        /// Reference speaker turns (RTTM): adds the job's diarization error rate.
+        #[arg(long)]
+        ref_rttm: Option<PathBuf>,
+        /// Reference transcript (STM): adds the source transcript's word error rate.
+        #[arg(long)]
+        ref_stm: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -300,20 +317,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Voices { job, jobs_dir, json } => {
-            let dir = if job.is_dir() {
-                job
-            } else {
-                let jobs = jobs_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("jobs"));
-                let under = jobs.join(&job);
-                if !under.is_dir() {
-                    anyhow::bail!(
-                        "{}: no such job folder (nor {}); pass the job folder `redub dub` printed",
-                        job.display(),
-                        under.display()
-                    );
-                }
-                under
-            };
+            let dir = job_dir(job, jobs_dir)?;
             let file = dir.join("07-voices/voices.json");
             let text = std::fs::read_to_string(&file).with_context(|| {
                 format!("{} has no voice map yet: run `redub dub` until it has passed the voices stage", dir.display())
@@ -383,7 +387,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Eval { what: Eval::Der { reference, hyp, collar, json } } => {
+        Command::Eval { what: None, job, jobs_dir, ref_rttm, ref_stm, json } => {
+            let Some(job) = job else {
+                anyhow::bail!(
+                    "redub eval: name a job folder (`redub eval JOB_DIR`), or use `redub eval der --ref R --hyp H`"
+                )
+            };
+            let dir = job_dir(job, jobs_dir)?;
+            let report = redub_pipeline::eval(&dir, &redub_pipeline::EvalRefs { rttm: ref_rttm, stm: ref_stm })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", redub_qa::text::summary(&report));
+                println!("page: {}", dir.join("output/report.html").display());
+            }
+            Ok(())
+        }
+        Command::Eval { what: Some(Eval::Der { reference, hyp, collar, json }), .. } => {
             if !(0.0..=5.0).contains(&collar) {
                 anyhow::bail!("--collar {collar} is out of range: give seconds between 0 and 5 (0.25 is the usual)");
             }
@@ -408,6 +428,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A job folder given as a path, or as a job's name under `jobs_dir`.
+fn job_dir(job: PathBuf, jobs_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if job.is_dir() {
+        return Ok(job);
+    }
+    let jobs = jobs_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("jobs"));
+    let under = jobs.join(&job);
+    if !under.is_dir() {
+        anyhow::bail!(
+            "{}: no such job folder (nor {}); pass the job folder `redub dub` printed",
+            job.display(),
+            under.display()
+        );
+    }
+    Ok(under)
 }
 
 /// Where the time went: each stage's wall and CPU time and peak memory (a skipped stage shows

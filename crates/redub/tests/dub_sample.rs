@@ -3,7 +3,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use redub_core::{Audio, Transcriber};
+// The qa crate's Chromium runner (loopback proxy, no network); not every field is read here.
+#[allow(dead_code)]
+#[path = "../../redub-qa/tests/browser/mod.rs"]
+mod browser;
+
+use redub_core::{Audio, Transcriber, VoiceActivityDetector};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -140,6 +145,7 @@ fn dubs_the_sample_clip_end_to_end() {
     let (lang, p) = whisper.detect_language(&speech).unwrap();
     println!("language of the dubbed track: {lang} (p = {p:.2})");
     assert_eq!(lang, "es");
+    qa_report(&job_dir, &dubbed);
 
     // Rerunning the same command skips every finished stage.
     let again = redub(&args);
@@ -228,6 +234,80 @@ fn voice_likeness(job_dir: &Path, segments: &[redub_core::Segment], clips: &[ser
         println!("{sp:<16} {s:>6.0} {d:>8.0} {:>5.1}%", gap * 100.0);
         assert!(gap <= 0.15, "{sp}: dubbed median F0 {d:.0} Hz is {:.0}% from the source's {s:.0} Hz", gap * 100.0);
     }
+}
+
+/// Issue #14 on the sample's job: `redub eval` prints every figure; the round-trip WER it reports
+/// is within 5 points of transcribing the output's audio by hand with the same model; the report
+/// page opens in Chromium without errors or network requests.
+fn qa_report(job_dir: &Path, dubbed: &Audio) {
+    let rttm = root().join("fixtures/speech-2spk/sample.rttm");
+    let stm = root().join("fixtures/speech-2spk/sample.stm");
+    let job = job_dir.to_str().unwrap();
+    let refs = ["--ref-rttm", rttm.to_str().unwrap(), "--ref-stm", stm.to_str().unwrap()];
+    let text = redub(&[&["eval", job][..], &refs].concat());
+    assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    println!("{text}");
+    for want in
+        ["round trip (es)", "loudness: source", "DER against", "source WER", "speech overlap", "own cosine", "11-qa"]
+    {
+        assert!(text.contains(want), "`redub eval` prints {want:?}");
+    }
+    let json = redub(&[&["eval", job, "--json"][..], &refs].concat());
+    assert!(json.status.success(), "{}", String::from_utf8_lossy(&json.stderr));
+    let qa: redub_qa::QaReport = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(qa.lines.len(), 9, "every line measured");
+    assert!(qa.lines.iter().all(|l| l.slot_ms > 0 && l.line.clip_ms > 0 && (0.0..=1.0).contains(&l.overlap)));
+    assert!(
+        qa.lines.iter().filter(|l| l.start_offset_ms.is_some()).count() >= 8,
+        "a start offset where speech was heard"
+    );
+    assert_eq!((qa.overlap.n, qa.stretch.n), (9, 9));
+    assert_eq!(qa.speakers.len(), 2);
+    for sp in &qa.speakers {
+        // Each stock voice is more like its own speaker than like the other (as voice_likeness).
+        assert!(sp.own > sp.nearest_other_cosine.unwrap(), "{sp:?}");
+    }
+    assert!(qa.loudness.source.lufs > -60.0 && qa.loudness.output.lufs > -60.0, "{:?}", qa.loudness);
+    assert!(qa.loudness.output.true_peak_db <= -1.0 + 0.1, "the render's ceiling: {:?}", qa.loudness);
+    assert_eq!(qa.references.der, Some(0.0), "the call's DER");
+    assert!(qa.references.source_wer.unwrap() <= 0.20);
+    assert_eq!(qa.stages.len(), redub_pipeline::STAGES.len());
+
+    // By hand: the output's dubbed track through the same Whisper (ONNX Runtime, the qa stage's),
+    // over its speech as Silero finds it, against the translations in line order.
+    let mut vad = redub_vad::SileroVad::load(redub_vad::VadSettings::default()).unwrap();
+    let regions = vad.detect(dubbed, &redub_core::Ctx::quiet()).unwrap();
+    let mut whisper = redub_asr::OnnxWhisper::load(redub_asr::OnnxWhisperSettings::default()).unwrap();
+    let heard = whisper.transcribe(dubbed, &regions, Some("es"), &redub_core::Ctx::quiet()).unwrap();
+    let hyp: Vec<&str> = heard.iter().map(|s| s.text.as_str()).collect();
+    let target: Vec<&str> = qa.lines.iter().map(|l| l.line.target_text.as_str()).collect();
+    let by_hand = redub_asr::word_error_rate(&target.join(" "), &hyp.join(" ")).rate();
+    println!(
+        "round-trip WER: redub eval {:.1}%, by hand {:.1}% (difference {:.1} points); CER {:.1}%",
+        qa.round_trip.wer * 100.0,
+        by_hand * 100.0,
+        (qa.round_trip.wer - by_hand).abs() * 100.0,
+        qa.round_trip.cer * 100.0
+    );
+    println!("heard by hand: {}", hyp.join(" "));
+    assert!((qa.round_trip.wer - by_hand).abs() <= 0.05, "more than 5 points apart");
+
+    // The page: self-contained, opens without errors, and nothing leaves the machine.
+    let page = job_dir.join("output/report.html");
+    let shots = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("test-output/sample-report");
+    std::fs::create_dir_all(&shots).unwrap();
+    let png = shots.join("report.png");
+    let run = browser::open_in_chromium(&page, &png).unwrap_or_else(|e| panic!("{e}"));
+    println!("report page screenshot: {}", png.display());
+    assert!(run.dom.contains(r#"data-ready="1""#) && !run.dom.contains("data-error"), "the page ran its script");
+    assert!(run.requests.is_empty(), "requests left the machine: {:?}", run.requests);
+    assert!(run.screenshot_is_png);
+    assert_eq!(run.dom.matches("<audio").count() % 2, 0, "players come in pairs");
+    assert!(run.dom.contains("<audio"), "the worst lines have players");
 }
 
 #[test]

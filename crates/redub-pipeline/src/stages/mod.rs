@@ -7,6 +7,7 @@ use crate::runner::Stage;
 pub mod diarize;
 pub mod ingest;
 pub mod mux;
+pub mod qa;
 pub mod render;
 pub mod separate;
 pub mod synthesize;
@@ -19,7 +20,7 @@ pub mod voices;
 pub const DEFAULT_SPEAKER: &str = "S1";
 
 /// The job: every stage, in order.
-pub const STAGES: [Stage; 10] = [
+pub const STAGES: [Stage; 11] = [
     ingest::STAGE,
     vad::STAGE,
     separate::STAGE,
@@ -30,4 +31,5 @@ pub const STAGES: [Stage; 10] = [
     synthesize::STAGE,
     render::STAGE,
     mux::STAGE,
+    qa::STAGE,
 ];
