@@ -27,7 +27,7 @@ pub use speakers::{likeness, SpeakerQa};
 use serde::{Deserialize, Serialize};
 
 /// A line whose dub Whisper cannot read back this badly (character error rate) is flagged
-/// `unintelligible`. Measured on the sample: good lines stay under 0.25 (docs/qa.md).
+/// `unintelligible`. Chosen, not tuned by listening; docs/qa.md has the sample's figures.
 pub const UNINTELLIGIBLE_CER: f64 = 0.5;
 
 /// The round-trip check over the whole job: errors summed over lines, not a mean of rates, so a
