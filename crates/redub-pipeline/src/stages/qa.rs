@@ -119,7 +119,8 @@ fn round_trip(
     let mut words = Vec::new();
     for (i, batch) in tasks.chunks(side_by_side).enumerate() {
         progress((i * side_by_side) as u64, tasks.len() as u64 + 1);
-        let key = unit_key(&json!({ "backend": backend, "tasks": batch }));
+        // The dub's audio is named by the render's key: a window is reused only over the same track.
+        let key = unit_key(&json!({ "backend": backend, "render": cx.key("09-render")?, "tasks": batch }));
         let results = match units.get::<Vec<WindowResult>>(&key) {
             Some(r) => r,
             None => {
