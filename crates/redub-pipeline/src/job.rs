@@ -49,17 +49,38 @@ pub struct Job {
     pub id: String,
     pub dir: PathBuf,
     pub events: EventSink,
+    /// Held while the job is open: two runs of one job never work in its folder at once (a
+    /// studio restarted after a kill may start a run while the orphaned one is still stopping).
+    _lock: std::fs::File,
 }
 
 impl Job {
     /// Open (or create) the job folder and its event log.
     pub fn open(dir: &Path, id: &str, request: &serde_json::Value, events: EventSink) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let lock_path = dir.join("lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                events.emit(
+                    "warning",
+                    serde_json::json!({ "message": format!("another run of job {id} is still working in its folder; waiting for it to stop") }),
+                );
+                lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+        }
         let req = dir.join("job.json");
         let text = serde_json::to_string_pretty(request).map_err(|e| Error::Json { path: req.clone(), source: e })?;
         write_atomic(&req, text.as_bytes())?;
         let events = events.with_log(&dir.join("events.jsonl"), id)?;
-        Ok(Self { id: id.to_string(), dir: dir.to_path_buf(), events })
+        Ok(Self { id: id.to_string(), dir: dir.to_path_buf(), events, _lock: lock })
     }
 
     pub fn stage_dir(&self, stage: &str) -> PathBuf {

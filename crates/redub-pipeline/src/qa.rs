@@ -118,3 +118,24 @@ pub fn review_lines(cx: &JobCx, placed: &[LinePlacement]) -> Result<Vec<ReviewLi
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::Usage;
+
+    #[test]
+    fn a_stage_costs_its_wall_time_over_the_input() {
+        let run = StageRun {
+            stage: "04-transcribe".into(),
+            skipped: false,
+            usage: Usage { wall_ms: 15_000, cpu_ms: Some(28_000), peak_rss_kb: Some(409_600) },
+        };
+        let c = stage_cost(&run, 30_000);
+        assert_eq!((c.wall_ms, c.cpu_ms, c.peak_rss_kb), (15_000, 28_000, 409_600));
+        assert_eq!(c.rtf, 0.5);
+        // Unknown figures read as 0, and an empty input has no real-time factor.
+        let run = StageRun { usage: Usage { wall_ms: 10, cpu_ms: None, peak_rss_kb: None }, ..run };
+        assert_eq!((stage_cost(&run, 0).cpu_ms, stage_cost(&run, 0).rtf), (0, 0.0));
+    }
+}

@@ -96,8 +96,8 @@ fn stages_table(s: &mut String, r: &QaReport) {
 fn lines_table(s: &mut String, r: &QaReport) {
     let _ = writeln!(
         s,
-        "\n{:>4} {:<4} {:>8} {:>7} {:>7} {:>7} {:>6} {:>7} {:>6} {:>6}  flags",
-        "line", "spk", "start s", "slot s", "dub s", "overlap", "speed", "stretch", "offset", "CER"
+        "\n{:>4} {:<4} {:>8} {:>7} {:>7} {:>7} {:>6} {:>7} {:>6} {:>6} {:>6}  flags",
+        "line", "spk", "start s", "slot s", "dub s", "overlap", "speed", "stretch", "offset", "WER", "CER"
     );
     for l in &r.lines {
         let flags: Vec<String> = l
@@ -107,7 +107,7 @@ fn lines_table(s: &mut String, r: &QaReport) {
             .collect();
         let _ = writeln!(
             s,
-            "{:>4} {:<4} {:>8.2} {:>7.2} {:>7.2} {:>7.3} {:>6.2} {:>7.3} {:>6} {:>6}  {}",
+            "{:>4} {:<4} {:>8.2} {:>7.2} {:>7.2} {:>7.3} {:>6.2} {:>7.3} {:>6} {:>6} {:>6}  {}",
             l.line.id,
             l.line.speaker,
             l.line.start_ms as f64 / 1000.0,
@@ -117,6 +117,7 @@ fn lines_table(s: &mut String, r: &QaReport) {
             l.line.engine_speed,
             l.line.stretch,
             l.start_offset_ms.map_or("-".into(), |o| o.to_string()),
+            l.wer().map_or("-".into(), |w| format!("{w:.2}")),
             l.cer().map_or("-".into(), |c| format!("{c:.2}")),
             flags.join(",")
         );

@@ -82,6 +82,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The studio: a web app and JSON API on --bind (jobs queued and run one at a time, review
+    /// before synthesis, live progress). Off loopback every call needs the printed API token.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// The studio's folder: its database, uploads, outputs and jobs (default
+        /// `$REDUB_HOME/studio`).
+        #[arg(long)]
+        home: Option<PathBuf>,
+        /// Largest upload accepted, in MB.
+        #[arg(long, default_value_t = 4096)]
+        max_upload_mb: u64,
+        /// Most jobs waiting in the queue.
+        #[arg(long, default_value_t = 32)]
+        max_queued: usize,
+        /// The built web app (default: `web/dist` of this checkout, when it exists).
+        #[arg(long)]
+        web: Option<PathBuf>,
+    },
     /// Find who speaks when in INPUT and write it as RTTM.
     Diarize {
         /// The video or audio file.
@@ -360,6 +380,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("stock voices: {}", stock.join(", "));
             }
             println!("to change one: rerun the same `redub dub` command with --voice SPEAKER=VOICE (only voices and later stages are redone)");
+            Ok(())
+        }
+        Command::Serve { bind, home, max_upload_mb, max_queued, web } => {
+            let home = home.unwrap_or_else(|| redub_core::paths::redub_home().join("studio"));
+            let exe = std::env::current_exe().context("finding the redub program that runs each job")?;
+            let mut config = redub_server::Config::new(home, exe, bind);
+            config.max_upload_bytes = max_upload_mb.saturating_mul(1 << 20);
+            config.max_queued = max_queued;
+            config.web_dir = web.or_else(|| {
+                let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/dist");
+                checkout.join("index.html").is_file().then_some(checkout)
+            });
+            let studio = redub_server::Studio::open(config)?;
+            eprintln!(
+                "studio: http://{bind}/ (API: http://{bind}/api/openapi.json; folder {})",
+                studio.config.home.display()
+            );
+            let rt = tokio::runtime::Runtime::new().context("starting the studio's runtime")?;
+            rt.block_on(redub_server::serve(studio))?;
             Ok(())
         }
         Command::Diarize { input, output, json, speakers } => {
