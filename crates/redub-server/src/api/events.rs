@@ -27,6 +27,26 @@ fn sse(kind: &str, data: &impl serde::Serialize) -> SseEvent {
     SseEvent::default().event(kind).data(text)
 }
 
+/// Each stage's state from the job's past events (the latest of each stage): `running` with
+/// its progress, `done` with its time, or `skipped`, so a client that joins late draws them.
+fn stages(past: &[redub_core::Event]) -> BTreeMap<String, serde_json::Value> {
+    let mut out: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for e in past {
+        let Some(stage) = e.data.get("stage").and_then(|s| s.as_str()) else { continue };
+        let state = match e.kind.as_str() {
+            "stage_started" => serde_json::json!({ "status": "running" }),
+            "stage_progress" => {
+                serde_json::json!({ "status": "running", "done": e.data["done"], "total": e.data["total"] })
+            }
+            "stage_done" => serde_json::json!({ "status": "done", "took_ms": e.data["took_ms"] }),
+            "stage_skipped" => serde_json::json!({ "status": "skipped" }),
+            _ => continue,
+        };
+        out.insert(stage.to_string(), state);
+    }
+    out
+}
+
 pub async fn stream(
     State(s): State<Arc<Studio>>,
     Path(id): Path<String>,
@@ -46,8 +66,12 @@ pub async fn stream(
             lines.insert(n, e.data.clone());
         }
     }
-    let snapshot =
-        serde_json::json!({ "job": j, "lines": lines.into_values().collect::<Vec<_>>(), "events": past.len() });
+    let snapshot = serde_json::json!({
+        "job": j,
+        "lines": lines.into_values().collect::<Vec<_>>(),
+        "stages": stages(&past),
+        "events": past.len(),
+    });
     let first = stream::once(async move { Ok(sse("snapshot", &snapshot)) });
     let live = stream::unfold((rx, id, client), |(mut rx, id, client)| async move {
         loop {

@@ -69,6 +69,7 @@ pub async fn create(State(s): State<Arc<Studio>>, mut form: Multipart) -> ApiRes
         error: None,
         speaker_names: Default::default(),
         speakers_found: 0,
+        speakers: Vec::new(),
         lines: 0,
         pipeline_job: None,
     };
