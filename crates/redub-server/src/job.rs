@@ -65,7 +65,23 @@ pub struct JobOptions {
     /// Speaker → voice, pinned by hand.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub voice_pins: BTreeMap<String, String>,
+    /// Speaker → `formal` or `informal`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub speaker_formality: BTreeMap<String, String>,
+    /// Longest reference sample per speaker, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_secs: Option<u64>,
+    /// Longest diarization chunk, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_secs: Option<u64>,
+    /// A glossary's text: one `source<TAB>target` per line. Kept beside the upload and given
+    /// to `redub dub --glossary`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glossary: Option<String>,
 }
+
+/// Longest glossary text accepted.
+pub const MAX_GLOSSARY_BYTES: usize = 128 * 1024;
 
 fn one_of(field: &str, value: &Option<String>, allowed: &[&str]) -> Result<(), String> {
     match value {
@@ -118,6 +134,19 @@ impl JobOptions {
             token("voice_pins speaker", s)?;
             token("voice_pins voice", v)?;
         }
+        for (s, f) in &self.speaker_formality {
+            token("speaker_formality speaker", s)?;
+            one_of("speaker_formality", &Some(f.clone()), &["formal", "informal"])?;
+        }
+        if self.reference_secs.is_some_and(|r| !(3..=600).contains(&r)) {
+            return Err("reference_secs runs from 3 to 600".into());
+        }
+        if self.chunk_secs.is_some_and(|c| !(30..=3600).contains(&c)) {
+            return Err("chunk_secs runs from 30 to 3600".into());
+        }
+        if self.glossary.as_ref().is_some_and(|g| g.len() > MAX_GLOSSARY_BYTES) {
+            return Err(format!("the glossary is over {MAX_GLOSSARY_BYTES} bytes"));
+        }
         Ok(())
     }
 
@@ -147,6 +176,16 @@ impl JobOptions {
         for (s, v) in &self.voice_pins {
             a.push("--voice".into());
             a.push(format!("{s}={v}"));
+        }
+        for (s, f) in &self.speaker_formality {
+            a.push("--speaker-formality".into());
+            a.push(format!("{s}={f}"));
+        }
+        if let Some(r) = self.reference_secs {
+            a.extend(["--reference-secs".into(), r.to_string()]);
+        }
+        if let Some(c) = self.chunk_secs {
+            a.extend(["--chunk-secs".into(), c.to_string()]);
         }
         a
     }
@@ -263,8 +302,16 @@ mod tests {
         assert!(bad.check().unwrap_err().contains("Spanish"));
         let bad = JobOptions { background: Some("loud".into()), ..o.clone() };
         assert!(bad.check().unwrap_err().contains("separate, duck, drop"));
-        let bad = JobOptions { voice_pins: [("S1".into(), "../x".into())].into(), ..o };
+        let bad = JobOptions { voice_pins: [("S1".into(), "../x".into())].into(), ..o.clone() };
         assert!(bad.check().is_err());
+        let more = JobOptions {
+            speaker_formality: [("S2".to_string(), "formal".to_string())].into(),
+            reference_secs: Some(30),
+            chunk_secs: Some(120),
+            ..o.clone()
+        };
+        assert!(more.args().join(" ").ends_with("--speaker-formality S2=formal --reference-secs 30 --chunk-secs 120"));
+        assert!(JobOptions { chunk_secs: Some(5), ..o }.check().unwrap_err().contains("chunk_secs"));
     }
 
     #[test]

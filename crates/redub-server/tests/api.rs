@@ -24,7 +24,8 @@ async fn a_reviewed_job_runs_edits_approves_and_serves_its_files() {
     }
 
     // Create: the name the client gave is shown, never used as a path.
-    let r = send(&t.app, upload(OPTIONS, "../../escape.mp4", &clip)).await;
+    let options = r#"{"to": "es", "review": true, "background": "duck", "glossary": "Diane\tDiane\n", "speaker_formality": {"S2": "formal"}}"#;
+    let r = send(&t.app, upload(options, "../../escape.mp4", &clip)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
     let job = r.json();
     let id = job["id"].as_str().unwrap().to_string();
@@ -37,6 +38,9 @@ async fn a_reviewed_job_runs_edits_approves_and_serves_its_files() {
     assert_eq!(j["progress"].as_u64(), Some(52), "6 of 11 stages of 97%: {j}");
     let calls = std::fs::read_to_string(t.dir.path().join("calls.txt")).unwrap();
     assert!(calls.contains("--stop-after 06-translate") && calls.contains("--background duck"), "{calls}");
+    assert!(calls.contains("--speaker-formality S2=formal") && calls.contains("glossary.tsv"), "{calls}");
+    let glossary = std::fs::read_to_string(t.studio.config.uploads().join(&id).join("glossary.tsv")).unwrap();
+    assert_eq!(glossary, "Diane\tDiane\n");
     let list = send(&t.app, get("/api/jobs")).await.json();
     assert_eq!(list["jobs"].as_array().unwrap().len(), 1);
     let lines = send(&t.app, get(&format!("/api/jobs/{id}/lines"))).await.json();

@@ -25,7 +25,7 @@ pub async fn document() -> Json<Value> {
         "/api/jobs": {
             "get": op("Every job, the queue in run order, the running job", &[(200, "jobs")]),
             "post": {
-                "summary": "Create a job: multipart `file` (video or audio; the type is read from the content) and `options` (JSON: `to`, optional `from`, `review`, `background`, `subtitles`, `keep_original_audio`, `asr`, `speakers`, `min_speakers`, `max_speakers`, `translator`, `formality`, `voices`, `voice_pins`)",
+                "summary": "Create a job: multipart `file` (video or audio; the type is read from the content) and `options` (JSON: `to`, optional `from`, `review`, `background`, `subtitles`, `keep_original_audio`, `asr`, `speakers`, `min_speakers`, `max_speakers`, `translator`, `formality`, `voices`, `voice_pins`, `speaker_formality`, `reference_secs`, `chunk_secs`, `glossary` as text)",
                 "requestBody": { "content": { "multipart/form-data": { "schema": { "type": "object", "properties": {
                     "file": { "type": "string", "format": "binary" }, "options": { "type": "string" } } } } } },
                 "responses": { "201": { "description": "the job, queued" }, "400": { "description": "bad options or form" },
