@@ -194,10 +194,44 @@ fn last_line(text: &str) -> Option<String> {
     text.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().trim_start_matches("error: ").to_string())
 }
 
-/// A message for clients: the studio's own folders are not theirs to see.
+/// A message for clients: the machine's folders are not theirs to see. The studio's folder
+/// reads `<studio>`, and any other absolute path is cut to its file name.
 pub fn public_message(studio: &Studio, message: &str) -> String {
     let home = studio.config.home.display().to_string();
-    let mut m = message.replace(&home, "<studio>");
-    m.truncate(2_000);
-    m
+    let m = message.replace(&home, "<studio>");
+    let mut out: String = m
+        .split(' ')
+        .map(|word| {
+            let start = word.find('/').filter(|&i| word[..i].chars().all(|c| "\"'(`[".contains(c)));
+            match start {
+                Some(i) if word[i..].matches('/').count() > 1 => {
+                    let tail = word.rsplit('/').next().unwrap_or("");
+                    format!("{}…/{tail}", &word[..i])
+                }
+                _ => word.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    out.truncate(2_000);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_keep_file_names_not_paths() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let config = crate::Config::new(dir.path().join("studio"), "/bin/true".into(), ([127, 0, 0, 1], 0).into());
+        let studio = crate::Studio::open(config).unwrap_or_else(|e| panic!("{e}"));
+        let home = studio.config.home.display().to_string();
+        let m = public_message(
+            &studio,
+            &format!("{home}/jobs/a/x.wav: bad; model '/root/.cache/redub/models/kokoro/k.onnx' missing"),
+        );
+        assert_eq!(m, "<studio>/jobs/a/x.wav: bad; model '…/k.onnx' missing");
+        assert_eq!(public_message(&studio, "speak 1/2 of it"), "speak 1/2 of it");
+    }
 }
