@@ -12,12 +12,13 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+/// Milliseconds since the Unix epoch (0 if the clock is before it): events' `at_ms`.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
 impl Event {
     pub fn new(kind: &str, job: &str, data: serde_json::Value) -> Self {
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        Self { kind: kind.to_string(), job: job.to_string(), at_ms, data }
+        Self { kind: kind.to_string(), job: job.to_string(), at_ms: now_ms(), data }
     }
 }

@@ -15,9 +15,9 @@ pub mod transcript;
 pub use audio::{ms_to_samples, samples_to_ms, Audio};
 pub use chat::{ChatMessage, ChatModel, ChatOptions, Role};
 pub use error::{Error, Result};
-pub use event::Event;
+pub use event::{now_ms, Event};
 pub use traits::{
     ContextLine, Ctx, Diarizer, SpeakerEmbedder, SpeechSeparator, Synthesizer, Transcriber, Translation,
     TranslationItem, TranslationWindow, Translator, VoiceActivityDetector, VoiceCloner,
 };
-pub use transcript::{Flag, Segment, Span, Turn, Word};
+pub use transcript::{add_flags, Flag, Segment, Span, Turn, Word};

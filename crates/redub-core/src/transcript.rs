@@ -65,6 +65,15 @@ pub enum Flag {
     Unintelligible,
 }
 
+/// Add each of `more` to `flags` that is not there yet, keeping the order they came in.
+pub fn add_flags(flags: &mut Vec<Flag>, more: &[Flag]) {
+    for f in more {
+        if !flags.contains(f) {
+            flags.push(*f);
+        }
+    }
+}
+
 /// One line of speech: what was said, by whom, when; and once translated, what it becomes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Segment {

@@ -55,10 +55,8 @@ pub fn finish(cx: &JobCx, runs: &[StageRun]) -> Result<Finished> {
     let mut placed: Vec<LinePlacement> = serde_json::from_value(report["lines"].clone()).unwrap_or_default();
     // The round trip's flags reach the review list too.
     for p in &mut placed {
-        for f in qa.lines.iter().filter(|l| l.line.id == p.id).flat_map(|l| l.flags.iter()) {
-            if !p.flags.contains(f) {
-                p.flags.push(*f);
-            }
+        if let Some(l) = qa.lines.iter().find(|l| l.line.id == p.id) {
+            redub_core::add_flags(&mut p.flags, &l.flags);
         }
     }
     Ok(Finished { lines: lines.len(), review: review_lines(cx, &placed)? })
@@ -101,10 +99,8 @@ pub fn review_lines(cx: &JobCx, placed: &[LinePlacement]) -> Result<Vec<ReviewLi
         .into_iter()
         .filter_map(|l| {
             let mut flags = l.flags.clone();
-            for f in placed.iter().filter(|p| p.id == l.id).flat_map(|p| p.flags.iter()) {
-                if !flags.contains(f) {
-                    flags.push(*f);
-                }
+            for p in placed.iter().filter(|p| p.id == l.id) {
+                redub_core::add_flags(&mut flags, &p.flags);
             }
             (!flags.is_empty()).then(|| ReviewLine {
                 id: l.id,

@@ -30,6 +30,9 @@ use serde::{Deserialize, Serialize};
 /// `unintelligible`. Chosen, not tuned by listening; docs/qa.md has the sample's figures.
 pub const UNINTELLIGIBLE_CER: f64 = 0.5;
 
+/// Stretch still comfortable to listen to (DESIGN's timing bar: 95% of lines within it).
+pub const COMFORTABLE_STRETCH: f64 = 1.15;
+
 /// The round-trip check over the whole job: errors summed over lines, not a mean of rates, so a
 /// long line counts for its words.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -122,7 +125,7 @@ impl QaReport {
         self.start_offset_ms = of(&|l| l.start_offset_ms.map(|o| o.unsigned_abs() as f64), true);
         self.line_wer = of(&|l| l.wer(), true);
         self.line_cer = of(&|l| l.cer(), true);
-        let ok = self.lines.iter().filter(|l| l.line.stretch <= 1.15 + 1e-9).count();
+        let ok = self.lines.iter().filter(|l| l.line.stretch <= COMFORTABLE_STRETCH + 1e-9).count();
         self.comfortable_share = if self.lines.is_empty() { 1.0 } else { ok as f64 / self.lines.len() as f64 };
     }
 }

@@ -57,8 +57,8 @@ impl LineQa {
         let c = redub_asr::char_error_rate(&line.target_text, &text);
         let mut flags = line.flags.clone();
         let cer = if c.reference_words == 0 { None } else { Some(c.rate()) };
-        if cer.is_some_and(|r| r > unintelligible_cer) && !flags.contains(&Flag::Unintelligible) {
-            flags.push(Flag::Unintelligible);
+        if cer.is_some_and(|r| r > unintelligible_cer) {
+            redub_core::add_flags(&mut flags, &[Flag::Unintelligible]);
         }
         Self {
             slot_ms,

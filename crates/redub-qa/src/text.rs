@@ -6,7 +6,7 @@ use std::fmt::Write;
 /// The whole report as a terminal table.
 pub fn summary(r: &QaReport) -> String {
     let mut s = String::new();
-    let speakers = r.lines.iter().map(|l| l.line.speaker.as_str()).collect::<std::collections::BTreeSet<_>>();
+    let speakers = crate::html::speaker_names(r);
     let _ = writeln!(
         s,
         "{} → {}, {:.1} s, {} lines, {} speakers",
@@ -26,7 +26,7 @@ pub fn summary(r: &QaReport) -> String {
         rt.words,
         rt.unintelligible
     );
-    let _ = writeln!(s, "lines within 1.15×: {:.1}%", r.comfortable_share * 100.0);
+    let _ = writeln!(s, "lines within {:.2}×: {:.1}%", crate::COMFORTABLE_STRETCH, r.comfortable_share * 100.0);
     let lo = &r.loudness;
     let _ = writeln!(
         s,
@@ -100,11 +100,7 @@ fn lines_table(s: &mut String, r: &QaReport) {
         "line", "spk", "start s", "slot s", "dub s", "overlap", "speed", "stretch", "offset", "WER", "CER"
     );
     for l in &r.lines {
-        let flags: Vec<String> = l
-            .flags
-            .iter()
-            .map(|f| serde_json::to_value(f).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
-            .collect();
+        let flags: Vec<String> = l.flags.iter().map(crate::html::flag_name).collect();
         let _ = writeln!(
             s,
             "{:>4} {:<4} {:>8.2} {:>7.2} {:>7.2} {:>7.3} {:>6.2} {:>7.3} {:>6} {:>6} {:>6}  {}",

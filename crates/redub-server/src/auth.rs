@@ -14,11 +14,7 @@ pub fn load_or_create(home: &Path) -> Result<String> {
             return Ok(t);
         }
     }
-    let mut bytes = [0u8; 24];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
-    let token = hex::encode(bytes);
+    let token = random_hex(24)?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -35,6 +31,15 @@ pub fn load_or_create(home: &Path) -> Result<String> {
     }
     eprintln!("studio: API token (shown once; also in {}): {token}", path.display());
     Ok(token)
+}
+
+/// `bytes` bytes from the kernel's random source, as hex (tokens, job ids).
+pub fn random_hex(bytes: usize) -> Result<String> {
+    let mut b = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
+    Ok(hex::encode(b))
 }
 
 /// Whether `given` is the token, compared in constant time so timing tells nothing.

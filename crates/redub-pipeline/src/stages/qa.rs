@@ -25,7 +25,7 @@ use std::path::Path;
 pub const STAGE: Stage = Stage { name: "11-qa", version: 1, inputs, run, after: None, still_valid: None };
 
 /// Lines whose audio goes into the report page, worst first.
-pub const REPORT_LINES: usize = 12;
+pub const REPORT_LINES: usize = redub_qa::html::REPORT_LINES;
 /// The likeness embedding is taken over at most this much of a speaker's dubbed speech.
 const LIKENESS_MAX_MS: u64 = 30_000;
 /// The round trip's audio rate (Whisper's).
@@ -77,11 +77,7 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
 /// What the qa crate needs of one line: its translation and its placement.
 fn line_input(l: &TranslatedLine, p: &LinePlacement) -> LineInput {
     let mut flags = l.flags.clone();
-    for f in &p.flags {
-        if !flags.contains(f) {
-            flags.push(*f);
-        }
-    }
+    redub_core::add_flags(&mut flags, &p.flags);
     LineInput {
         id: l.id,
         speaker: l.speaker.clone(),
@@ -113,7 +109,7 @@ fn round_trip(
     let units = cx.job.units(STAGE.name);
     let backend = cx.backends.identity("round_trip");
     let progress = cx.events().progress_fn(STAGE.name);
-    let side_by_side = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
+    let side_by_side = super::transcribe::windows_per_call();
     let tasks: Vec<WindowTask> =
         windows.into_iter().map(|regions| WindowTask { regions, lang: Some(cx.req.to.clone()) }).collect();
     let mut words = Vec::new();
@@ -168,18 +164,19 @@ fn likeness(cx: &JobCx, lines: &[TranslatedLine]) -> Result<Vec<redub_qa::Speake
     let Some(mut embedder) = cx.backends.embedder()? else { return Ok(Vec::new()) };
     let clips: Vec<crate::stages::synthesize::ClipEntry> = cx.read("08-synthesize", "clips.json")?;
     let clips_dir = cx.dir("08-synthesize").join("clips");
+    let speaker_of: std::collections::HashMap<u32, &str> = lines.iter().map(|l| (l.id, l.speaker.as_str())).collect();
     let (mut dubbed, mut sources) = (Vec::new(), Vec::new());
     for sp in crate::stages::synthesize::speakers_in_order(lines) {
         let reference = cx.dir("07-voices").join("refs").join(format!("{sp}.wav"));
-        if let Some(e) = embedder.embed(&to_rate(redub_media::read_wav_mono(&reference)?)?)? {
+        if let Some(e) = embedder.embed(&redub_dsp::resample(&redub_media::read_wav_mono(&reference)?, RATE)?)? {
             sources.push((sp.clone(), e));
         }
         let mut samples = Vec::new();
-        for c in clips.iter().filter(|c| lines.iter().any(|l| l.id == c.id && l.speaker == sp)) {
+        for c in clips.iter().filter(|c| speaker_of.get(&c.id) == Some(&sp.as_str())) {
             if samples.len() as u64 >= LIKENESS_MAX_MS * u64::from(RATE) / 1000 {
                 break;
             }
-            samples.extend(to_rate(redub_media::read_wav_mono(&clips_dir.join(&c.file))?)?.samples);
+            samples.extend(redub_dsp::resample(&redub_media::read_wav_mono(&clips_dir.join(&c.file))?, RATE)?.samples);
         }
         let audio = Audio::new(RATE, samples);
         if let Some(e) = embedder.embed(&audio)? {
@@ -187,14 +184,6 @@ fn likeness(cx: &JobCx, lines: &[TranslatedLine]) -> Result<Vec<redub_qa::Speake
         }
     }
     Ok(redub_qa::likeness(&dubbed, &sources))
-}
-
-fn to_rate(a: Audio) -> Result<Audio> {
-    if a.rate == RATE {
-        Ok(a)
-    } else {
-        redub_dsp::resample(&a, RATE)
-    }
 }
 
 /// The original (16 kHz analysis audio over the slot) and the dub (over the clip) of the lines

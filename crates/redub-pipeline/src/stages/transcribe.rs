@@ -34,6 +34,11 @@ pub struct WindowResult {
     pub lang: Option<String>,
 }
 
+/// Windows handed to one [`transcribe_windows`] call: one per core.
+pub fn windows_per_call() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1)
+}
+
 /// Transcribe one window of `audio`.
 pub fn transcribe_window(asr: &mut dyn Transcriber, audio: &Audio, task: &WindowTask) -> Result<WindowResult> {
     let segments = asr.transcribe(audio, &task.regions, task.lang.as_deref(), &Ctx::quiet())?;
@@ -125,7 +130,7 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
             None => todo.push((k, task, key)),
         }
     }
-    let side_by_side = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
+    let side_by_side = windows_per_call();
     for chunk in todo.chunks(side_by_side) {
         progress(done, total);
         let tasks: Vec<WindowTask> = chunk.iter().map(|(_, t, _)| t.clone()).collect();

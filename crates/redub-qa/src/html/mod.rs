@@ -28,9 +28,10 @@ pub const OK_CER: f64 = 0.2;
 /// Stretch a listener does not notice (the timeline's green).
 pub const OK_STRETCH: f64 = 1.05;
 pub const OK_OVERLAP: f64 = 0.9;
-/// Stretch still comfortable to listen to (the timeline's amber; the histogram's limit). The
-/// same bound as [`QaReport::comfortable_share`].
-pub const COMFORTABLE_STRETCH: f64 = 1.15;
+/// The timeline's amber and the histogram's limit: the bound of [`QaReport::comfortable_share`].
+pub use crate::COMFORTABLE_STRETCH;
+/// Lines the page lists with their players (the qa stage keeps audio for as many).
+pub const REPORT_LINES: usize = 12;
 
 /// Stretches are rounded figures (1.15 from a ratio of milliseconds): compare with slack so a
 /// line at exactly the bound is in.
@@ -111,7 +112,7 @@ pub fn render(report: &QaReport, audio: &[LineAudio]) -> String {
         section("Distributions", "distributions", &tables::distributions(report)),
         section("Timeline", "timeline", &svg::timeline(report)),
         section("Stretch", "stretch", &svg::histogram(report)),
-        section("Lines to check", "worst", &tables::worst(report, &worst_lines(report, 12), audio)),
+        section("Lines to check", "worst", &tables::worst(report, &worst_lines(report, REPORT_LINES), audio)),
         section("Speakers", "speakers", &tables::speakers(report)),
         section("Stages", "stages", &tables::stages(report)),
     ];

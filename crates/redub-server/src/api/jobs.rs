@@ -9,18 +9,11 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use redub_core::Event;
-use std::io::Read;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
 fn new_id() -> ApiResult<String> {
-    let mut b = [0u8; 6];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).map_err(ApiError::internal)?;
-    Ok(format!("j{}", hex::encode(b)))
+    Ok(format!("j{}", crate::auth::random_hex(6).map_err(ApiError::internal)?))
 }
 
 /// `GET /api/jobs`: every job, and the queue in the order it will run.
@@ -59,7 +52,7 @@ pub async fn create(State(s): State<Arc<Studio>>, mut form: Multipart) -> ApiRes
     };
     let job = JobRecord {
         id: id.clone(),
-        created_ms: now_ms(),
+        created_ms: redub_core::now_ms(),
         status: Status::Queued,
         progress: 0,
         stage: None,
