@@ -5,6 +5,7 @@
 
 use crate::backends::Backends;
 use crate::events::EventSink;
+use crate::farm::Farm;
 use crate::job::Job;
 pub use crate::request::{job_id, DubRequest, DubSummary, ReviewLine, DEFAULT_REFERENCE_MS};
 use crate::runner::{self, JobCx, Outcome};
@@ -14,11 +15,18 @@ use redub_core::{Error, Result};
 use serde_json::json;
 
 pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Result<DubSummary> {
+    dub_on(req, backends, events, None)
+}
+
+/// [`dub`] with units handed to `farm` where a stage can (transcription windows, stock-voice
+/// synthesis); the results are the same as without it.
+pub fn dub_on(req: &DubRequest, backends: &dyn Backends, events: EventSink, farm: Option<&dyn Farm>) -> Result<DubSummary> {
     let (probe, glossary) = check(req, backends)?;
     let id = job_id(&req.input, req.from.as_deref(), &req.to);
     let job = Job::open(&req.jobs_dir.join(&id), &id, &serde_json::to_value(req).unwrap_or_default(), events)?;
     job.events.emit("job_started", json!({ "input": req.input, "to": req.to, "job_dir": job.dir }));
-    let cx = JobCx::new(req, backends, &job, probe, glossary);
+    let mut cx = JobCx::new(req, backends, &job, probe, glossary);
+    cx.farm = farm;
     let (outcome, runs) = runner::run(&STAGES, &cx, req.stop_after.as_deref())?;
     let skipped = runs.iter().filter(|r| r.skipped).map(|r| r.stage.clone()).collect();
     let from = match cx.from_lang() {

@@ -171,6 +171,11 @@ pub struct Units {
 }
 
 impl Units {
+    /// A store in `dir` (a worker's own, for the parts of the task it runs).
+    pub fn at(dir: &Path) -> Self {
+        Self { dir: dir.to_path_buf() }
+    }
+
     /// Where the unit file `name` lives (the folder is made on first write).
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)

@@ -66,6 +66,8 @@ pub struct JobCx<'a> {
     pub job: &'a Job,
     pub probe: redub_media::Probe,
     pub glossary: redub_translate::Glossary,
+    /// Where units may run besides this process (`--nats`); `None`: all here.
+    pub farm: Option<&'a dyn crate::farm::Farm>,
     keys: RefCell<BTreeMap<&'static str, String>>,
     speech: OnceCell<Audio>,
 }
@@ -84,7 +86,7 @@ impl<'a> JobCx<'a> {
         probe: redub_media::Probe,
         glossary: redub_translate::Glossary,
     ) -> Self {
-        Self { req, backends, job, probe, glossary, keys: Default::default(), speech: OnceCell::new() }
+        Self { req, backends, job, probe, glossary, farm: None, keys: Default::default(), speech: OnceCell::new() }
     }
 
     pub fn events(&self) -> &crate::events::EventSink {

@@ -36,11 +36,14 @@ pub struct Config {
     pub max_sse_clients: usize,
     /// Built web app to serve at `/` (its `index.html` and assets), if any.
     pub web_dir: Option<PathBuf>,
+    /// Flags every job's `redub dub` gets besides its own options (`--nats URL`: the job's
+    /// units run on the workers of that NATS server).
+    pub dub_args: Vec<String>,
 }
 
 impl Config {
     pub fn new(home: PathBuf, exe: PathBuf, bind: SocketAddr) -> Self {
-        Self { home, exe, bind, max_upload_bytes: 4 << 30, max_queued: 32, max_sse_clients: 64, web_dir: None }
+        Self { home, exe, bind, max_upload_bytes: 4 << 30, max_queued: 32, max_sse_clients: 64, web_dir: None, dub_args: Vec::new() }
     }
     pub fn uploads(&self) -> PathBuf {
         self.home.join("uploads")

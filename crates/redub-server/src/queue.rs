@@ -80,6 +80,7 @@ async fn run_one(studio: &Studio, mut job: JobRecord) -> Result<()> {
         vec!["dub".into(), input.display().to_string(), "-o".into(), output.display().to_string()];
     args.extend(["--jobs-dir".into(), studio.config.jobs().display().to_string(), "--json".into()]);
     args.extend(job.options.args());
+    args.extend(studio.config.dub_args.iter().cloned());
     if let Some(g) = &job.options.glossary {
         let file = studio.config.uploads().join(&job.id).join("glossary.tsv");
         std::fs::write(&file, g).map_err(|e| redub_core::Error::io(&file, e))?;

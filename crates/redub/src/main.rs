@@ -70,6 +70,24 @@ enum Command {
         translation: TranslationArgs,
         #[command(flatten)]
         voices: VoiceArgs,
+        #[command(flatten)]
+        scale: ScaleArgs,
+    },
+    /// Run units of other machines' jobs (transcription windows, stock-voice synthesis) taken
+    /// from NATS JetStream; start as many as there are machines (docs/scale-out.md).
+    Worker {
+        /// The NATS server (or servers, comma-separated), e.g. `nats://10.0.0.5:4222`. A worker
+        /// started before the server waits for it.
+        #[arg(long, value_name = "URL")]
+        nats: String,
+        /// This worker's name in logs and results (default: host name and process id).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where fetched files and running tasks are kept (default `$REDUB_HOME/worker`).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        queue: QueueArgs,
     },
     /// List the voice each speaker of a dub job got (and the stock voices there are to pin).
     Voices {
@@ -101,6 +119,8 @@ enum Command {
         /// The built web app (default: `web/dist` of this checkout, when it exists).
         #[arg(long)]
         web: Option<PathBuf>,
+        #[command(flatten)]
+        scale: ScaleArgs,
     },
     /// Find who speaks when in INPUT and write it as RTTM.
     Diarize {
@@ -158,6 +178,44 @@ enum Eval {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where a job's units run.
+#[derive(clap::Args, Debug, Clone)]
+struct ScaleArgs {
+    /// Hand transcription windows and stock-voice synthesis to `redub worker`s through this
+    /// NATS JetStream server (docs/scale-out.md); without it everything runs in this process.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    #[command(flatten)]
+    queue: QueueArgs,
+}
+
+/// How the task queue is made (by whichever process makes it first).
+#[derive(clap::Args, Debug, Clone)]
+struct QueueArgs {
+    /// Seconds a task may go without its worker reporting before it is delivered again.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    ack_wait: u64,
+    /// Deliveries of one task before its job fails naming it.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    max_deliver: i64,
+}
+
+impl QueueArgs {
+    fn settings(&self, url: &str) -> anyhow::Result<redub_scale::Settings> {
+        anyhow::ensure!(self.ack_wait >= 1, "--ack-wait must be at least 1 second");
+        anyhow::ensure!(self.max_deliver >= 1, "--max-deliver must be at least 1");
+        let mut s = redub_scale::Settings::new(url);
+        s.ack_wait = std::time::Duration::from_secs(self.ack_wait);
+        s.max_deliver = self.max_deliver;
+        Ok(s)
+    }
+
+    /// The same settings as flags, for the studio's `redub dub` children.
+    fn args(&self) -> Vec<String> {
+        vec!["--ack-wait".into(), self.ack_wait.to_string(), "--max-deliver".into(), self.max_deliver.to_string()]
+    }
 }
 
 /// How lines are translated.
@@ -294,6 +352,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             speakers,
             translation,
             voices,
+            scale,
         } => {
             let output = output.unwrap_or_else(|| {
                 let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dub".into());
@@ -314,8 +373,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             translation.apply(&mut req)?;
             voices.apply(&mut req)?;
             let sink = if json { EventSink::with_listener(print_json) } else { bars() };
-            let summary = redub_pipeline::dub(&req, &OfflineBackends { asr }, sink)
-                .with_context(|| format!("dubbing {}", req.input.display()))?;
+            let farm = match &scale.nats {
+                Some(url) => {
+                    let name = redub_pipeline::job_id(&req.input, req.from.as_deref(), &req.to);
+                    let farm = redub_scale::NatsFarm::connect(&scale.queue.settings(url)?, &name, sink.clone())?;
+                    Some(farm)
+                }
+                None => None,
+            };
+            let summary = redub_pipeline::dub_on(
+                &req,
+                &OfflineBackends { asr },
+                sink,
+                farm.as_ref().map(|f| f as &dyn redub_pipeline::Farm),
+            )
+            .with_context(|| format!("dubbing {}", req.input.display()))?;
             if let (Some(after), false) = (&summary.paused_after, json) {
                 eprintln!("stopped after {after} as asked: {} lines", summary.lines);
                 eprintln!("job:       {}", summary.job_dir.display());
@@ -382,12 +454,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("to change one: rerun the same `redub dub` command with --voice SPEAKER=VOICE (only voices and later stages are redone)");
             Ok(())
         }
-        Command::Serve { bind, home, max_upload_mb, max_queued, web } => {
+        Command::Worker { nats, name, cache_dir, queue } => {
+            let name = name.unwrap_or_else(|| {
+                let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+                format!("{}-{}", host.trim(), std::process::id())
+            });
+            let opts = redub_scale::worker::WorkerOptions {
+                settings: queue.settings(&nats)?,
+                name,
+                cache_dir: cache_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("worker")),
+            };
+            redub_scale::worker::run(&opts)?;
+            Ok(())
+        }
+        Command::Serve { bind, home, max_upload_mb, max_queued, web, scale } => {
             let home = home.unwrap_or_else(|| redub_core::paths::redub_home().join("studio"));
             let exe = std::env::current_exe().context("finding the redub program that runs each job")?;
             let mut config = redub_server::Config::new(home, exe, bind);
             config.max_upload_bytes = max_upload_mb.saturating_mul(1 << 20);
             config.max_queued = max_queued;
+            if let Some(url) = &scale.nats {
+                // Checked here, so a bad URL fails the server and not every job.
+                let _ = scale.queue.settings(url)?;
+                config.dub_args = ["--nats".to_string(), url.clone()].into_iter().chain(scale.queue.args()).collect();
+            }
             config.web_dir = web.or_else(|| {
                 let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/dist");
                 checkout.join("index.html").is_file().then_some(checkout)

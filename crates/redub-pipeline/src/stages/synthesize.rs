@@ -5,7 +5,9 @@
 //! Clips are named by what they depend on (text, voice, language, slot), so after a hand edit
 //! of `translations.json` only the edited lines are spoken again.
 
+use crate::farm::{file_sha256, task_key, Farm, Task, TaskFile, SYNTHESIZE_SPEAKER};
 use crate::job::{write_json, Units};
+use crate::workshop::SynthesizeInput;
 use crate::runner::{JobCx, Stage};
 use crate::speak::{voice_fingerprint, voice_key, Engine, Speaker};
 use crate::translate::TranslatedLine;
@@ -244,22 +246,25 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let events = cx.events().clone();
     let warn = move |message: String| events.emit("warning", json!({ "stage": STAGE.name, "message": message }));
     let voices_dir = cx.dir("07-voices");
-    // Stock voices are spoken side by side when the machine has the cores; a cloning service
-    // one speaker after another (one clone at a time on the account).
-    let parallel = if matches!(cx.req.voices, crate::config::VoiceConfig::Stock) {
-        cx.backends.parallel_synthesizers(&cx.req.to)?
-    } else {
-        Vec::new()
-    };
-    let mut entries = if parallel.len() >= 2 {
-        speak_side_by_side(&tasks, parallel, &voices_dir, &earlier, &tick, &warn)?
-    } else {
-        let mut engine = engine(cx)?;
-        let mut entries = Vec::new();
-        for task in &tasks {
-            entries.extend(synthesize_speaker(task, &mut engine, &voices_dir, &earlier, &tick, &warn)?);
+    let stock = matches!(cx.req.voices, crate::config::VoiceConfig::Stock);
+    let mut entries = match cx.farm {
+        // A cloning service's key and its one clone at a time stay on this machine.
+        Some(farm) if stock => speak_on_farm(cx, farm, &tasks, &voices_dir, &earlier, &tick)?,
+        _ => {
+            // Stock voices are spoken side by side when the machine has the cores; a cloning
+            // service one speaker after another (one clone at a time on the account).
+            let parallel = if stock { cx.backends.parallel_synthesizers(&cx.req.to)? } else { Vec::new() };
+            if parallel.len() >= 2 {
+                speak_side_by_side(&tasks, parallel, &voices_dir, &earlier, &tick, &warn)?
+            } else {
+                let mut engine = engine(cx)?;
+                let mut entries = Vec::new();
+                for task in &tasks {
+                    entries.extend(synthesize_speaker(task, &mut engine, &voices_dir, &earlier, &tick, &warn)?);
+                }
+                entries
+            }
         }
-        entries
     };
     entries.sort_by_key(|e| e.id);
     // The stage folder holds its clips; the unit store is emptied once the folder is in place.
@@ -283,6 +288,95 @@ fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::hard_link(from, to).or_else(|_| std::fs::copy(from, to).map(|_| ()))
 }
 
+/// Each speaker's lines dealt into `n` parts (lines 1, n + 1, 2n + 1, … in the first), each
+/// still a [`SpeakerTask`]; the longest parts first.
+fn deal(tasks: &[SpeakerTask], n: usize) -> Vec<SpeakerTask> {
+    let n = n.max(1);
+    let mut parts: Vec<SpeakerTask> = Vec::new();
+    for t in tasks {
+        for part in 0..n {
+            let lines: Vec<LineTask> = t.lines.iter().skip(part).step_by(n).cloned().collect();
+            if !lines.is_empty() {
+                parts.push(SpeakerTask { lines, ..t.clone() });
+            }
+        }
+    }
+    parts.sort_by_key(|t| std::cmp::Reverse(t.lines.iter().map(|l| l.text.len()).sum::<usize>()));
+    parts
+}
+
+/// Parts per speaker on a farm: as many as this machine would speak side by side, so the clips
+/// are the ones a run here makes (a part's lines predict their speed from the part's earlier
+/// lines).
+fn farm_parts() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4)
+}
+
+/// Stock-voice lines on the job's farm, a part of a speaker's lines per task ([`deal`]); lines
+/// kept from an earlier run are not sent, and each clip that comes back is kept as a unit.
+fn speak_on_farm(
+    cx: &JobCx,
+    farm: &dyn Farm,
+    tasks: &[SpeakerTask],
+    voices_dir: &Path,
+    earlier: &Earlier,
+    tick: &(dyn Fn(u32) + Sync),
+) -> Result<Vec<ClipEntry>> {
+    let backend = cx.backends.identity("synthesize");
+    let mut entries = Vec::new();
+    let mut sent = Vec::new();
+    for part in deal(tasks, farm_parts()) {
+        let key = voice_key(&part.speaker, &part.voice);
+        let mut todo = Vec::new();
+        for line in &part.lines {
+            match earlier.find(line) {
+                Some(e) => {
+                    entries.push(ClipEntry { voice: key.clone(), ..e });
+                    tick(line.id);
+                }
+                None => todo.push(line.clone()),
+            }
+        }
+        if todo.is_empty() {
+            continue;
+        }
+        let part = SpeakerTask { lines: todo, ..part };
+        let mut files = Vec::new();
+        let mut hashes = Vec::new();
+        for name in [part.voice.reference.clone(), format!("probes/{}.wav", part.voice.voice)] {
+            let path = voices_dir.join(&name);
+            hashes.push(file_sha256(&path)?);
+            files.push(TaskFile { name, path });
+        }
+        let input = serde_json::to_value(SynthesizeInput { backend: backend.clone(), task: part.clone() })
+            .map_err(|e| Error::backend("synthesize", e.to_string()))?;
+        sent.push(Task {
+            kind: SYNTHESIZE_SPEAKER.into(),
+            key: task_key(SYNTHESIZE_SPEAKER, &input, &hashes),
+            label: format!("{} lines of {}", part.lines.len(), part.speaker),
+            input,
+            files,
+        });
+    }
+    earlier.units.ensure()?;
+    farm.run(&sent, &earlier.units.path(""), &mut |i, out| {
+        let clips: Vec<ClipEntry> = serde_json::from_value(out.output["clips"].clone()).map_err(|e| {
+            Error::backend("synthesize", format!("{}: the worker's result does not parse: {e}", sent[i].label))
+        })?;
+        for e in clips {
+            if !earlier.units.path(&e.file).is_file() {
+                return Err(Error::backend("synthesize", format!("{}: the worker sent no clip {}", sent[i].label, e.file)));
+            }
+            // After the clip, as on this machine: the entry says the unit is whole.
+            earlier.units.put(&e.file, &e)?;
+            tick(e.id);
+            entries.push(e);
+        }
+        Ok(())
+    })?;
+    Ok(entries)
+}
+
 /// Each speaker's lines dealt out over `engines` (one thread each), so every core speaks; the
 /// parts are still [`SpeakerTask`]s, so each is one [`synthesize_speaker`] call. The first
 /// failure stops the others once the part they are speaking is done (its lines are kept
@@ -295,18 +389,9 @@ fn speak_side_by_side(
     tick: &(dyn Fn(u32) + Sync),
     warn: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<ClipEntry>> {
-    let n = engines.len();
-    // Longest lines first, so no engine is left with one long line at the end.
-    let mut queue: Vec<SpeakerTask> = Vec::new();
-    for t in tasks {
-        for part in 0..n {
-            let lines: Vec<LineTask> = t.lines.iter().skip(part).step_by(n).cloned().collect();
-            if !lines.is_empty() {
-                queue.push(SpeakerTask { lines, ..t.clone() });
-            }
-        }
-    }
-    queue.sort_by_key(|t| t.lines.iter().map(|l| l.text.len()).sum::<usize>());
+    // Popped from the end: longest first, so no engine is left with one long part at the end.
+    let mut queue = deal(tasks, engines.len());
+    queue.reverse();
     let queue = Mutex::new(queue);
     let failed = AtomicBool::new(false);
     let results: Mutex<Vec<Result<Vec<ClipEntry>>>> = Mutex::new(Vec::new());

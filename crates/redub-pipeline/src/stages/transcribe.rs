@@ -2,7 +2,9 @@
 //! windows it decodes on its own ([`redub_core::Transcriber::plan`]); each window is a unit
 //! ([`transcribe_window`]) kept as it finishes, so a stopped job resumes at the next window.
 
+use crate::farm::{file_sha256, task_key, Farm, Task, TaskFile, TRANSCRIBE_WINDOW};
 use crate::job::{unit_key, write_json};
+use crate::workshop::{TranscribeInput, SPEECH_FILE};
 use crate::runner::{JobCx, Stage};
 use redub_core::{Audio, Ctx, Result, Segment, Span, Transcriber};
 use serde::{Deserialize, Serialize};
@@ -90,6 +92,21 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let windows = asr.plan(&regions);
     let units = cx.job.units(STAGE.name);
     let backend = cx.backends.identity("transcribe");
+    let remote = match cx.farm {
+        Some(farm) => Some(Remote::new(cx, farm, &backend, &units)?),
+        None => None,
+    };
+    // Windows decoded here (several side by side) or on the farm (each a task).
+    let mut decode = |tasks: &[WindowTask], done: &mut dyn FnMut(usize, WindowResult) -> Result<()>| -> Result<()> {
+        if let Some(remote) = &remote {
+            return remote.run(tasks, done);
+        }
+        let results = match tasks {
+            [one] => vec![transcribe_window(asr.as_mut(), cx.speech()?, one)?],
+            _ => transcribe_windows(asr.as_mut(), cx.speech()?, tasks)?,
+        };
+        results.into_iter().enumerate().try_for_each(|(i, r)| done(i, r))
+    };
     let progress = cx.events().progress_fn(STAGE.name);
     let span_ms = |w: &[Span]| w.iter().map(|r| r.duration_ms()).sum::<u64>();
     let total: u64 = windows.iter().map(|w| span_ms(w)).sum();
@@ -105,9 +122,13 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
         let result = match units.get::<WindowResult>(&key) {
             Some(r) => r,
             None => {
-                let r = transcribe_window(asr.as_mut(), cx.speech()?, &task)?;
-                units.put(&key, &r)?;
-                r
+                let mut got = None;
+                decode(std::slice::from_ref(&task), &mut |_, r| {
+                    units.put(&key, &r)?;
+                    got = Some(r);
+                    Ok(())
+                })?;
+                got.ok_or_else(|| redub_core::Error::backend("transcribe", "a window gave no result"))?
             }
         };
         if span_ms(&windows[next]) >= MIN_DETECT_MS {
@@ -117,7 +138,8 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
         results[next] = Some(result);
         next += 1;
     }
-    // The rest in the language now fixed: what the unit store lacks, a core's worth at a time.
+    // The rest in the language now fixed: what the unit store lacks, a core's worth at a time
+    // here, all at once on a farm.
     let mut todo = Vec::new();
     for (k, regions) in windows.iter().enumerate().skip(next) {
         let task = WindowTask { regions: regions.clone(), lang: lang.clone() };
@@ -130,17 +152,19 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
             None => todo.push((k, task, key)),
         }
     }
-    let side_by_side = windows_per_call();
-    for chunk in todo.chunks(side_by_side) {
+    let per_call = if remote.is_some() { todo.len().max(1) } else { windows_per_call() };
+    for chunk in todo.chunks(per_call) {
         progress(done, total);
         let tasks: Vec<WindowTask> = chunk.iter().map(|(_, t, _)| t.clone()).collect();
-        let decoded = transcribe_windows(asr.as_mut(), cx.speech()?, &tasks)?;
-        for ((k, task, key), r) in chunk.iter().zip(decoded) {
-            // Kept as each call finishes, so a stopped job resumes at the next windows.
+        decode(&tasks, &mut |i, r| {
+            let (k, task, key) = &chunk[i];
+            // Kept as each window finishes, so a stopped job resumes at the next windows.
             units.put(key, &r)?;
             done += span_ms(&task.regions);
             results[*k] = Some(r);
-        }
+            progress(done, total);
+            Ok(())
+        })?;
     }
     progress(total, total);
     let mut segments: Vec<Segment> = results.into_iter().flatten().flat_map(|r| r.segments).collect();
@@ -149,6 +173,58 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
         s.id = i as u32;
     }
     write_json(&dir.join("segments.json"), &segments)
+}
+
+/// Windows as farm tasks: each names the job's 16 kHz audio by content, so a worker fetches it
+/// once for all of the job's windows.
+struct Remote<'a> {
+    farm: &'a dyn Farm,
+    audio: TaskFile,
+    audio_sha256: String,
+    backend: serde_json::Value,
+    out_dir: std::path::PathBuf,
+}
+
+impl<'a> Remote<'a> {
+    fn new(cx: &JobCx, farm: &'a dyn Farm, backend: &serde_json::Value, units: &crate::job::Units) -> Result<Self> {
+        let path = cx.dir("01-ingest").join("speech16k.wav");
+        units.ensure()?;
+        Ok(Self {
+            farm,
+            audio_sha256: file_sha256(&path)?,
+            audio: TaskFile { name: SPEECH_FILE.into(), path },
+            backend: backend.clone(),
+            out_dir: units.path(""),
+        })
+    }
+
+    fn run(&self, windows: &[WindowTask], done: &mut dyn FnMut(usize, WindowResult) -> Result<()>) -> Result<()> {
+        let mut tasks = Vec::new();
+        for w in windows {
+            let input = serde_json::to_value(TranscribeInput { backend: self.backend.clone(), task: w.clone() })
+                .map_err(|e| redub_core::Error::backend("transcribe", e.to_string()))?;
+            let (from, to) = (w.regions.first().map_or(0, |r| r.start_ms), w.regions.last().map_or(0, |r| r.end_ms));
+            tasks.push(Task {
+                kind: TRANSCRIBE_WINDOW.into(),
+                key: task_key(TRANSCRIBE_WINDOW, &input, std::slice::from_ref(&self.audio_sha256)),
+                label: format!("transcription window {}–{}", clock(from), clock(to)),
+                input,
+                files: vec![self.audio.clone()],
+            });
+        }
+        self.farm.run(&tasks, &self.out_dir, &mut |i, out| {
+            let r: WindowResult = serde_json::from_value(out.output).map_err(|e| {
+                redub_core::Error::backend("transcribe", format!("{}: the worker's result does not parse: {e}", tasks[i].label))
+            })?;
+            done(i, r)
+        })
+    }
+}
+
+/// `h:mm:ss` of a time in ms, for task names.
+pub(crate) fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 #[cfg(test)]
