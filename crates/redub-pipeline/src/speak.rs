@@ -128,10 +128,17 @@ impl<'a> Speaker<'a> {
                 fit_with_engine(service.as_mut(), line, &lang, &voice, slot_ms, CALLS, expected)?
             }
         };
-        if let Some(est) = estimate_ms.filter(|&e| e > 0) {
-            self.paces.push(fitted.natural_ms as f64 / est as f64);
-        }
+        self.note_pace(fitted.natural_ms, estimate_ms);
         Ok(fitted)
+    }
+
+    /// Remember what a line took at natural speed against its estimate; a line kept from an
+    /// earlier run is noted too, so a resumed speaker predicts their next lines as an unbroken
+    /// run would.
+    pub fn note_pace(&mut self, natural_ms: u64, estimate_ms: Option<u64>) {
+        if let Some(est) = estimate_ms.filter(|&e| e > 0) {
+            self.paces.push(natural_ms as f64 / est as f64);
+        }
     }
 
     /// `estimate_ms` scaled by the median of this speaker's natural lengths over their

@@ -184,7 +184,9 @@ fn run_task(
                 list.push(WireFile { name: f.name.clone(), sha256 });
             }
             let text = serde_json::to_vec(&**list).map_err(|e| Error::backend("worker", e.to_string()))?;
-            rt.block_on(bus.put(&parts_object(&env.key), &text))
+            rt.block_on(bus.put(&parts_object(&env.key), &text))?;
+            say(opts, &format!("{}: kept {} parts", env.label, list.len()));
+            Ok(())
         })();
         if let Err(e) = r {
             say(opts, &format!("{}: keeping a part: {e}", env.label));

@@ -37,6 +37,10 @@ pub struct ClipEntry {
     /// Synthesis calls it took (0: reused from an earlier run).
     #[serde(default)]
     pub takes: u32,
+    /// The line's length at natural speed as the fitting saw it (measured or inferred), which
+    /// the speaker's later lines are predicted from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace_ms: Option<u64>,
 }
 
 /// One line to speak: its text, its slot and the clip file it becomes.
@@ -50,6 +54,17 @@ pub struct LineTask {
     /// that will not fit skip its natural take.
     #[serde(default)]
     pub estimate_ms: Option<u64>,
+    /// Made already (the coordinator of a farm has its clip): not spoken, only its natural
+    /// length (`ClipEntry::pace_ms`) noted for the speaker's later lines, and left out of the
+    /// result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Kept>,
+}
+
+/// A line of a task whose clip exists: what it took at natural speed, if known.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    pub pace_ms: Option<u64>,
 }
 
 /// The synthesis unit: one speaker's lines in their voice. Serializable, so another process
@@ -133,6 +148,7 @@ pub fn speaker_tasks(
                 slot_ms: l.end_ms - l.start_ms,
                 file: clip_file(l, voice, lang),
                 estimate_ms: rate.map(|r| r.estimate_ms(&l.target_text)),
+                kept: None,
             })
             .collect();
         tasks.push(SpeakerTask {
@@ -186,7 +202,16 @@ pub fn synthesize_speaker(
         let key = voice_key(&task.speaker, &task.voice);
         let mut entries = Vec::new();
         for line in &task.lines {
+            if let Some(kept) = &line.kept {
+                if let Some(n) = kept.pace_ms {
+                    speaker.note_pace(n, line.estimate_ms);
+                }
+                continue;
+            }
             if let Some(e) = earlier.find(line) {
+                if let Some(n) = e.pace_ms {
+                    speaker.note_pace(n, line.estimate_ms);
+                }
                 entries.push(ClipEntry { voice: key.clone(), ..e });
                 progress(line.id);
                 continue;
@@ -201,6 +226,7 @@ pub fn synthesize_speaker(
                 engine_speed: fitted.speed,
                 natural_ms: fitted.audio.duration_ms(),
                 takes: fitted.takes,
+                pace_ms: Some(fitted.natural_ms),
             };
             // Last, after the clip: its presence says the unit is whole.
             earlier.units.put(&line.file, &entry)?;
@@ -327,20 +353,24 @@ fn speak_on_farm(
     let mut sent = Vec::new();
     for part in deal(tasks, farm_parts()) {
         let key = voice_key(&part.speaker, &part.voice);
-        let mut todo = Vec::new();
+        // Lines made already stay in the task as kept, so the worker predicts the others from
+        // them as a run here would.
+        let mut lines = Vec::new();
         for line in &part.lines {
             match earlier.find(line) {
                 Some(e) => {
+                    lines.push(LineTask { kept: Some(Kept { pace_ms: e.pace_ms }), ..line.clone() });
                     entries.push(ClipEntry { voice: key.clone(), ..e });
                     tick(line.id);
                 }
-                None => todo.push(line.clone()),
+                None => lines.push(line.clone()),
             }
         }
-        if todo.is_empty() {
+        if lines.iter().all(|l| l.kept.is_some()) {
             continue;
         }
-        let part = SpeakerTask { lines: todo, ..part };
+        let todo = lines.iter().filter(|l| l.kept.is_none()).count();
+        let part = SpeakerTask { lines, ..part };
         let mut files = Vec::new();
         let mut hashes = Vec::new();
         for name in [part.voice.reference.clone(), format!("probes/{}.wav", part.voice.voice)] {
@@ -353,7 +383,7 @@ fn speak_on_farm(
         sent.push(Task {
             kind: SYNTHESIZE_SPEAKER.into(),
             key: task_key(SYNTHESIZE_SPEAKER, &input, &hashes),
-            label: format!("{} lines of {}", part.lines.len(), part.speaker),
+            label: format!("{todo} lines of {}", part.speaker),
             input,
             files,
         });
