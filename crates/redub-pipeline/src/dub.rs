@@ -20,7 +20,12 @@ pub fn dub(req: &DubRequest, backends: &dyn Backends, events: EventSink) -> Resu
 
 /// [`dub`] with units handed to `farm` where a stage can (transcription windows, stock-voice
 /// synthesis); the results are the same as without it.
-pub fn dub_on(req: &DubRequest, backends: &dyn Backends, events: EventSink, farm: Option<&dyn Farm>) -> Result<DubSummary> {
+pub fn dub_on(
+    req: &DubRequest,
+    backends: &dyn Backends,
+    events: EventSink,
+    farm: Option<&dyn Farm>,
+) -> Result<DubSummary> {
     let (probe, glossary) = check(req, backends)?;
     let id = job_id(&req.input, req.from.as_deref(), &req.to);
     let job = Job::open(&req.jobs_dir.join(&id), &id, &serde_json::to_value(req).unwrap_or_default(), events)?;

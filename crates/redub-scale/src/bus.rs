@@ -26,10 +26,7 @@ impl std::fmt::Debug for Bus {
 }
 
 fn nats_error(url: &str, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::backend(
-        "nats",
-        format!("{what} at {url}: {e}; is `nats-server -js` running there (docs/scale-out.md)?"),
-    )
+    Error::backend("nats", format!("{what} at {url}: {e}; is `nats-server -js` running there (docs/scale-out.md)?"))
 }
 
 impl Bus {
@@ -41,10 +38,12 @@ impl Bus {
         if wait {
             opts = opts.retry_on_initial_connect();
         }
-        let client = opts.connect(settings.url.as_str()).await.map_err(|e| nats_error(&settings.url, "cannot reach NATS", e))?;
+        let client =
+            opts.connect(settings.url.as_str()).await.map_err(|e| nats_error(&settings.url, "cannot reach NATS", e))?;
         let js = jetstream::new(client.clone());
         let patience = if wait { Duration::MAX } else { settings.patience };
-        let bucket = retry(&settings.url, "making the stream and the bucket", patience, || ensure(&js, settings)).await?;
+        let bucket =
+            retry(&settings.url, "making the stream and the bucket", patience, || ensure(&js, settings)).await?;
         Ok(Self { client, js, settings: settings.clone(), bucket })
     }
 
@@ -73,8 +72,9 @@ impl Bus {
     /// Publish a task; its key is the message id, so a task published twice within the
     /// stream's duplicate window is queued once. Returns its stream sequence.
     pub async fn publish(&self, env: &Envelope) -> Result<u64> {
-        let payload: bytes::Bytes =
-            serde_json::to_vec(env).map_err(|e| Error::backend("nats", format!("task does not serialize: {e}")))?.into();
+        let payload: bytes::Bytes = serde_json::to_vec(env)
+            .map_err(|e| Error::backend("nats", format!("task does not serialize: {e}")))?
+            .into();
         let js = self.js.clone();
         self.retry(&format!("queueing {}", env.label), || {
             let (js, payload) = (js.clone(), payload.clone());

@@ -16,6 +16,9 @@ use std::time::{Duration, SystemTime};
 /// the coordinator was disconnected is not sent again).
 const POLL: Duration = Duration::from_secs(5);
 
+/// A file as it is on disk now: path, size, modification time.
+type FileId = (PathBuf, u64, Option<SystemTime>);
+
 /// A `Farm` on NATS JetStream.
 pub struct NatsFarm {
     rt: tokio::runtime::Runtime,
@@ -24,7 +27,7 @@ pub struct NatsFarm {
     events: EventSink,
     /// File hashes by path, size and modification time: the job's audio is hashed once, not
     /// once per window.
-    hashes: Mutex<HashMap<(PathBuf, u64, Option<SystemTime>), String>>,
+    hashes: Mutex<HashMap<FileId, String>>,
 }
 
 impl std::fmt::Debug for NatsFarm {
@@ -89,7 +92,8 @@ impl NatsFarm {
             seqs.insert(seq, i);
             pending.insert(t.key.clone(), i);
         }
-        let result = self.wait(tasks, out_dir, done, &mut pending, &seqs, (&mut notices, &mut progress, &mut gave_up)).await;
+        let result =
+            self.wait(tasks, out_dir, done, &mut pending, &seqs, (&mut notices, &mut progress, &mut gave_up)).await;
         if result.is_err() {
             // The job stops here: what it queued and nobody ran yet is taken off the queue.
             self.withdraw(seqs.iter().filter(|(_, i)| pending.values().any(|p| p == *i)).map(|(s, _)| *s)).await;
@@ -176,7 +180,10 @@ impl NatsFarm {
                 for f in files {
                     let to = out_dir.join(&f.name);
                     if !self.bus.get_file(&file_object(&f.sha256), &to).await? {
-                        return Err(Error::backend("nats", format!("{}: its file {} is not in the bucket", t.label, f.name)));
+                        return Err(Error::backend(
+                            "nats",
+                            format!("{}: its file {} is not in the bucket", t.label, f.name),
+                        ));
                     }
                     local.push(TaskFile { name: f.name, path: to });
                 }

@@ -192,7 +192,13 @@ fn run_task(
             say(opts, &format!("{}: keeping a part: {e}", env.label));
         }
     };
-    let task = Task { kind: env.kind.clone(), key: env.key.clone(), label: env.label.clone(), input: env.input.clone(), files };
+    let task = Task {
+        kind: env.kind.clone(),
+        key: env.key.clone(),
+        label: env.label.clone(),
+        input: env.input.clone(),
+        files,
+    };
     let out = workshop.execute(&task, dir, &kept)?;
     let mut stored = Vec::new();
     for f in &out.files {

@@ -43,7 +43,16 @@ pub struct Config {
 
 impl Config {
     pub fn new(home: PathBuf, exe: PathBuf, bind: SocketAddr) -> Self {
-        Self { home, exe, bind, max_upload_bytes: 4 << 30, max_queued: 32, max_sse_clients: 64, web_dir: None, dub_args: Vec::new() }
+        Self {
+            home,
+            exe,
+            bind,
+            max_upload_bytes: 4 << 30,
+            max_queued: 32,
+            max_sse_clients: 64,
+            web_dir: None,
+            dub_args: Vec::new(),
+        }
     }
     pub fn uploads(&self) -> PathBuf {
         self.home.join("uploads")

@@ -50,7 +50,9 @@ fn make_input(dir: &Path) -> PathBuf {
         args.extend(["-i".into(), f.join(p).display().to_string()]);
     }
     let n = parts.len();
-    args.extend(["-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.01:sample_rate=16000:duration=90"].map(String::from));
+    args.extend(
+        ["-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.01:sample_rate=16000:duration=90"].map(String::from),
+    );
     args.extend(["-f", "lavfi", "-i", "color=c=0x305070:s=160x90:r=10"].map(String::from));
     let mut filter = String::new();
     for i in 0..n {
@@ -59,8 +61,17 @@ fn make_input(dir: &Path) -> PathBuf {
     filter += &(0..n).map(|i| format!("[a{i}]")).collect::<String>();
     filter += &format!("concat=n={n}:v=0:a=1[sp];[{n}:a]volume=0.6[bed];[sp][bed]amix=inputs=2:duration=first:normalize=0,aresample=48000[out]");
     let out = dir.join("multi.mp4");
-    args.extend(["-filter_complex".into(), filter, "-map".into(), "[out]".into(), "-map".into(), format!("{}:v", n + 1)]);
-    args.extend(["-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k"].map(String::from));
+    args.extend([
+        "-filter_complex".into(),
+        filter,
+        "-map".into(),
+        "[out]".into(),
+        "-map".into(),
+        format!("{}:v", n + 1),
+    ]);
+    args.extend(
+        ["-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k"].map(String::from),
+    );
     args.push(out.display().to_string());
     let st = Command::new("ffmpeg").args(&args).status().unwrap();
     assert!(st.success(), "ffmpeg could not build the test input");
@@ -216,7 +227,8 @@ fn a_job_on_two_workers_survives_a_killed_worker_and_a_nats_restart_and_equals_o
     println!("killed the worker running {label}");
 
     // The task comes back to the other worker after the ack wait; NATS is restarted under it.
-    let again = other.wait_for("delivery 2", 120, |l| l.contains(&format!("started {label} ")) && l.contains("(delivery 2)"));
+    let again =
+        other.wait_for("delivery 2", 120, |l| l.contains(&format!("started {label} ")) && l.contains("(delivery 2)"));
     println!("redelivered: {again}");
     std::thread::sleep(Duration::from_millis(500));
     nats.0.kill().unwrap();

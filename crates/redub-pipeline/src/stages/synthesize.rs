@@ -7,11 +7,11 @@
 
 use crate::farm::{file_sha256, task_key, Farm, Task, TaskFile, SYNTHESIZE_SPEAKER};
 use crate::job::{write_json, Units};
-use crate::workshop::SynthesizeInput;
 use crate::runner::{JobCx, Stage};
 use crate::speak::{voice_fingerprint, voice_key, Engine, Speaker};
 use crate::translate::TranslatedLine;
 use crate::voices::{SpeakerVoice, VoiceMap};
+use crate::workshop::SynthesizeInput;
 use redub_core::{Error, Result};
 use redub_tts::SpeechRate;
 use serde::{Deserialize, Serialize};
@@ -395,7 +395,10 @@ fn speak_on_farm(
         })?;
         for e in clips {
             if !earlier.units.path(&e.file).is_file() {
-                return Err(Error::backend("synthesize", format!("{}: the worker sent no clip {}", sent[i].label, e.file)));
+                return Err(Error::backend(
+                    "synthesize",
+                    format!("{}: the worker sent no clip {}", sent[i].label, e.file),
+                ));
             }
             // After the clip, as on this machine: the entry says the unit is whole.
             earlier.units.put(&e.file, &e)?;

@@ -4,8 +4,8 @@
 
 use crate::farm::{file_sha256, task_key, Farm, Task, TaskFile, TRANSCRIBE_WINDOW};
 use crate::job::{unit_key, write_json};
-use crate::workshop::{TranscribeInput, SPEECH_FILE};
 use crate::runner::{JobCx, Stage};
+use crate::workshop::{TranscribeInput, SPEECH_FILE};
 use redub_core::{Audio, Ctx, Result, Segment, Span, Transcriber};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -214,7 +214,10 @@ impl<'a> Remote<'a> {
         }
         self.farm.run(&tasks, &self.out_dir, &mut |i, out| {
             let r: WindowResult = serde_json::from_value(out.output).map_err(|e| {
-                redub_core::Error::backend("transcribe", format!("{}: the worker's result does not parse: {e}", tasks[i].label))
+                redub_core::Error::backend(
+                    "transcribe",
+                    format!("{}: the worker's result does not parse: {e}", tasks[i].label),
+                )
             })?;
             done(i, r)
         })
