@@ -137,6 +137,22 @@ impl Bus {
         .await
     }
 
+    /// Drop object `name` (none there is fine).
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let bucket = self.bucket.clone();
+        self.retry(&format!("dropping {name}"), || {
+            let bucket = bucket.clone();
+            async move {
+                match bucket.delete(name).await {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == object_store::DeleteErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        })
+        .await
+    }
+
     /// Store the file at `path` as object `name`, unless an object of that name exists (names
     /// of files are their content's hash).
     pub async fn put_file_once(&self, name: &str, path: &Path) -> Result<()> {

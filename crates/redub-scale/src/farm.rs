@@ -171,10 +171,14 @@ impl NatsFarm {
         let reply: Reply = serde_json::from_slice(&bytes)
             .map_err(|e| Error::backend("nats", format!("{}: the stored result does not parse ({e})", t.label)))?;
         match reply {
-            Reply::Failed { error } => Err(Error::backend(
+            Reply::Failed { error } => {
+                // Not kept: a rerun of the job (a worker fixed, models installed) tries again.
+                self.bus.delete(&result_object(&t.key)).await?;
+                Err(Error::backend(
                 "worker",
-                format!("{} failed on worker {}: {} ({} error)", t.label, error.worker, error.message, error.kind),
-            )),
+                    format!("{} failed on worker {}: {} ({} error)", t.label, error.worker, error.message, error.kind),
+                ))
+            }
             Reply::Done { output, files, .. } => {
                 let mut local = Vec::new();
                 for f in files {

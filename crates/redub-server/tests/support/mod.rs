@@ -64,6 +64,8 @@ pub fn studio(bind: &str, max_upload_bytes: u64) -> TestStudio {
     }
     let mut config = Config::new(dir.path().join("studio"), exe, bind.parse().unwrap());
     config.max_upload_bytes = max_upload_bytes;
+    // As `redub serve --nats URL` sets them: every job's `redub dub` gets them.
+    config.dub_args = vec!["--nats".into(), "nats://127.0.0.1:4999".into()];
     let studio = Studio::open(config).unwrap();
     tokio::spawn(redub_server::queue::run(studio.clone()));
     let app = redub_server::api::router(studio.clone());
@@ -151,5 +153,6 @@ pub async fn wait_for(app: &axum::Router, id: &str, want: &str) -> serde_json::V
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("job {id} never became {want}");
+    let j = send(app, get(&format!("/api/jobs/{id}"))).await.json();
+    panic!("job {id} never became {want}: {j}");
 }
