@@ -24,7 +24,7 @@ pub const DEFAULT_CLUSTER_THRESHOLD: f32 = 0.40;
 /// regardless of the threshold (so `max_clusters` wins over `min_clusters` when they
 /// contradict); otherwise it stops at `min_clusters`, and otherwise when the best remaining
 /// pair's complete-linkage similarity is below `threshold`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Linkage {
     /// The smallest complete-linkage cosine at which two clusters still merge.
     pub threshold: f32,

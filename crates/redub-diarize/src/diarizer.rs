@@ -132,9 +132,33 @@ pub struct Diarization {
 }
 
 /// A speaker found inside one chunk: its turns (absolute ms) and its embedding.
-struct Local {
-    turns: Vec<Span>,
-    speaker: LocalSpeaker,
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChunkSpeaker {
+    pub turns: Vec<Span>,
+    pub speaker: LocalSpeaker,
+}
+
+/// One chunk's share of the work (segmentation, embeddings, clustering inside the chunk), with
+/// everything [`SpeakerDiarizer::diarize_chunk`] reads besides the audio and the models, so
+/// that another process with the same models finds the same local speakers. Chunks are
+/// independent of each other; only the matching across them needs them all, in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChunkTask {
+    pub chunk: Chunk,
+    /// The clustering inside the chunk (the job's thresholds and speaker-count limits).
+    pub linkage: Linkage,
+    /// [`DiarizeSettings::step_ms`].
+    pub step_ms: u64,
+    /// [`DiarizeSettings::min_piece_ms`].
+    pub min_piece_ms: u64,
+    /// [`DiarizeSettings::match_threshold`]: clusters whose centroids are this alike merge.
+    pub match_threshold: f32,
+}
+
+/// What one chunk found: its local speakers, in local order (the order the matching sees).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChunkResult {
+    pub speakers: Vec<ChunkSpeaker>,
 }
 
 /// pyannote segmentation-3.0 + CAM++ on ONNX Runtime.
@@ -173,34 +197,109 @@ impl SpeakerDiarizer {
 
     /// Diarize `audio` (16 kHz mono). See [`redub_core::Diarizer`].
     pub fn run(&mut self, audio: &Audio, speech: &[Span], scene_cuts_ms: &[u64], ctx: &Ctx) -> Result<Diarization> {
+        let (plan, tasks) = self.chunk_tasks(audio, speech, scene_cuts_ms)?;
+        // The chunks here, one after the other; progress runs over the whole plan, chunks
+        // without speech (no task) included.
+        let total: u64 = plan.iter().map(|c| c.span.duration_ms()).sum::<u64>().max(1);
+        let mut done = 0u64;
+        let mut results = Vec::with_capacity(tasks.len());
+        let mut pending = tasks.iter().peekable();
+        for chunk in &plan {
+            ctx.check_cancel()?;
+            let len = chunk.span.duration_ms();
+            if let Some(task) = pending.next_if(|t| t.chunk.index == chunk.index) {
+                let report = |d: u64, t: u64| ctx.progress(done + len * d / t.max(1), total);
+                results.push(self.diarize_chunk(audio, task, &ctx.child(&report))?);
+            }
+            done += len;
+            ctx.progress(done, total);
+        }
+        self.combine(audio, &plan, &tasks, results)
+    }
+
+    /// [`run`](Self::run) with the chunks' local speakers from `chunks`, which is given every
+    /// chunk that holds speech at once (so it may run them elsewhere, side by side) and must
+    /// return their results in the same order, as [`diarize_chunk`](Self::diarize_chunk) gives
+    /// them. The matching across chunks, the re-clustering and the profile merge run here.
+    pub fn run_with(
+        &mut self,
+        audio: &Audio,
+        speech: &[Span],
+        scene_cuts_ms: &[u64],
+        ctx: &Ctx,
+        chunks: &mut dyn FnMut(&[ChunkTask]) -> Result<Vec<ChunkResult>>,
+    ) -> Result<Diarization> {
+        let (plan, tasks) = self.chunk_tasks(audio, speech, scene_cuts_ms)?;
+        let results = chunks(&tasks)?;
+        if results.len() != tasks.len() {
+            return Err(Error::backend(
+                "diarize",
+                format!("{} chunks were diarized, {} results came back", tasks.len(), results.len()),
+            ));
+        }
+        ctx.check_cancel()?;
+        self.combine(audio, &plan, &tasks, results)
+    }
+
+    /// The chunk plan of `audio`, and a task for each chunk that holds speech (a chunk without
+    /// speech has no speakers and needs no model).
+    fn chunk_tasks(
+        &self,
+        audio: &Audio,
+        speech: &[Span],
+        scene_cuts_ms: &[u64],
+    ) -> Result<(Vec<Chunk>, Vec<ChunkTask>)> {
         if audio.rate != segmentation::RATE {
             return Err(Error::backend("diarize", format!("needs 16 kHz audio, got {} Hz", audio.rate)));
         }
         let (min, max) = self.settings.limits()?;
-        let duration = audio.duration_ms();
-        let plan = chunks::plan(duration, scene_cuts_ms, speech, &self.settings.chunk);
+        let plan = chunks::plan(audio.duration_ms(), scene_cuts_ms, speech, &self.settings.chunk);
+        // The count limits apply to each chunk's clustering too. A chunk may hold fewer people
+        // than the film, so a minimum can split someone in it; the global re-clustering joins
+        // such halves again, down to the minimum and no further, which is what makes
+        // `--speakers N` exact across chunks.
+        let linkage = Linkage { threshold: self.settings.cluster_threshold, min_clusters: min, max_clusters: max };
+        let tasks = plan
+            .iter()
+            .filter(|c| speech.iter().any(|s| s.start_ms < c.span.end_ms && s.end_ms > c.span.start_ms))
+            .map(|chunk| ChunkTask {
+                chunk: chunk.clone(),
+                linkage: linkage.clone(),
+                step_ms: self.settings.step_ms,
+                min_piece_ms: self.settings.min_piece_ms,
+                match_threshold: self.settings.match_threshold,
+            })
+            .collect();
+        Ok((plan, tasks))
+    }
+
+    /// Local speakers of one chunk of `audio` (16 kHz mono, the whole input: the task names
+    /// its span). Uses the models only, not `self.settings`: the task carries its settings.
+    pub fn diarize_chunk(&mut self, audio: &Audio, task: &ChunkTask, ctx: &Ctx) -> Result<ChunkResult> {
+        if audio.rate != segmentation::RATE {
+            return Err(Error::backend("diarize", format!("needs 16 kHz audio, got {} Hz", audio.rate)));
+        }
+        Ok(ChunkResult { speakers: self.chunk_speakers(audio, task, ctx)? })
+    }
+
+    /// Give the chunks' local speakers global ids, in chunk order (`results` are those of
+    /// `tasks`; chunks of `plan` without a task have no speakers), then re-cluster and merge
+    /// by profiles.
+    fn combine(
+        &mut self,
+        audio: &Audio,
+        plan: &[Chunk],
+        tasks: &[ChunkTask],
+        results: Vec<ChunkResult>,
+    ) -> Result<Diarization> {
+        let (min, max) = self.settings.limits()?;
         let mut global = GlobalSpeakers::new(self.settings.match_threshold);
         let mut labelled: Vec<(Span, usize)> = Vec::new();
         let mut previous: Vec<(Span, usize)> = Vec::new();
         let mut reports = Vec::new();
-        let total: u64 = plan.iter().map(|c| c.span.duration_ms()).sum::<u64>().max(1);
-        let mut done = 0u64;
-        for chunk in &plan {
-            ctx.check_cancel()?;
-            let has_speech = speech.iter().any(|s| s.start_ms < chunk.span.end_ms && s.end_ms > chunk.span.start_ms);
-            let len = chunk.span.duration_ms();
-            let report = |d: u64, t: u64| ctx.progress(done + len * d / t.max(1), total);
-            let locals = if has_speech {
-                // The count limits apply to each chunk's clustering too. A chunk may hold fewer
-                // people than the film, so a minimum can split someone in it; the global
-                // re-clustering joins such halves again, down to the minimum and no further,
-                // which is what makes `--speakers N` exact across chunks.
-                let linkage =
-                    Linkage { threshold: self.settings.cluster_threshold, min_clusters: min, max_clusters: max };
-                self.chunk_speakers(audio, chunk, &linkage, &ctx.child(&report))?
-            } else {
-                Vec::new()
-            };
+        let mut found = tasks.iter().map(|t| t.chunk.index).zip(results).peekable();
+        for chunk in plan {
+            let locals = found.next_if(|(i, _)| *i == chunk.index).map(|(_, r)| r.speakers).unwrap_or_default();
             let evidence = overlap_evidence(&locals, &previous, chunk);
             let speakers: Vec<LocalSpeaker> = locals.iter().map(|l| l.speaker.clone()).collect();
             let ids = global.assign(&speakers, &evidence);
@@ -221,8 +320,6 @@ impl SpeakerDiarizer {
                 core: chunk.core,
                 speakers: ids.into_iter().map(Some).collect(),
             });
-            done += len;
-            ctx.progress(done, total);
         }
         let rule = Recluster { threshold: self.settings.recluster_threshold, min, max };
         let relabel = global.recluster(&rule);
@@ -253,11 +350,12 @@ impl SpeakerDiarizer {
     }
 
     /// Local speakers of one chunk.
-    fn chunk_speakers(&mut self, audio: &Audio, chunk: &Chunk, linkage: &Linkage, ctx: &Ctx) -> Result<Vec<Local>> {
+    fn chunk_speakers(&mut self, audio: &Audio, task: &ChunkTask, ctx: &Ctx) -> Result<Vec<ChunkSpeaker>> {
+        let (chunk, linkage) = (&task.chunk, &task.linkage);
         let offset = samples(chunk.span.start_ms).min(audio.samples.len());
         let end = samples(chunk.span.end_ms).min(audio.samples.len());
         let x = &audio.samples[offset..end];
-        let step = samples(self.settings.step_ms).max(FRAME_STEP);
+        let step = samples(task.step_ms).max(FRAME_STEP);
         // Segmentation is the first half of the work, embeddings the second.
         let seg_progress = |d: u64, t: u64| ctx.progress(d * 50 / t.max(1), 100);
         let windows = self.segmenter.run(x, step, &ctx.child(&seg_progress))?;
@@ -269,7 +367,7 @@ impl SpeakerDiarizer {
         let mut items: Vec<(usize, usize, Vec<f32>)> = Vec::new();
         // For each window and frame, the item that speaks for each local speaker.
         let mut frame_item: Vec<Vec<[Option<usize>; LOCAL]>> = Vec::with_capacity(windows.len());
-        let min_piece = samples(self.settings.min_piece_ms);
+        let min_piece = samples(task.min_piece_ms);
         for (wi, w) in windows.iter().enumerate() {
             ctx.check_cancel()?;
             let mut owners = vec![[None; LOCAL]; w.active.len()];
@@ -303,7 +401,7 @@ impl SpeakerDiarizer {
         }
         let embeddings: Vec<Vec<f32>> = items.iter().map(|(_, _, e)| e.clone()).collect();
         let labels = cluster::cluster(&embeddings, &cannot, linkage);
-        let labels = merge_similar_clusters(&embeddings, labels, &cannot, self.settings.match_threshold, linkage);
+        let labels = merge_similar_clusters(&embeddings, labels, &cannot, task.match_threshold, linkage);
         let k = labels.iter().copied().max().map_or(0, |m| m + 1);
         // Reconstruct: a cluster speaks in a frame when at least half of the windows covering
         // that frame say so. Windows start at arbitrary samples; frames are placed on one grid.
@@ -335,14 +433,17 @@ impl SpeakerDiarizer {
         let members = |c: usize| -> Vec<&Vec<f32>> {
             items.iter().zip(&labels).filter(|(_, l)| **l == c).map(|((_, _, e), _)| e).collect()
         };
-        let mut locals: Vec<Local> = (0..k)
+        let mut locals: Vec<ChunkSpeaker> = (0..k)
             .map(|c| {
                 let members = members(c);
                 let mut mean = vec![0.0f32; members[0].len()];
                 for e in &members {
                     mean.iter_mut().zip(e.iter()).for_each(|(m, x)| *m += x);
                 }
-                Local { turns: Vec::new(), speaker: LocalSpeaker { embedding: crate::normalized(&mean), weight_ms: 0 } }
+                ChunkSpeaker {
+                    turns: Vec::new(),
+                    speaker: LocalSpeaker { embedding: crate::normalized(&mean), weight_ms: 0 },
+                }
             })
             .collect();
         let x_ms = ms(x.len());
@@ -469,7 +570,7 @@ fn clean_runs(w: &Window, k: usize, len: usize) -> Vec<Run> {
 
 /// Shared speech between this chunk's local speakers and the previous chunk's global speakers,
 /// inside the stretch both chunks saw.
-fn overlap_evidence(locals: &[Local], previous: &[(Span, usize)], chunk: &Chunk) -> Vec<Evidence> {
+fn overlap_evidence(locals: &[ChunkSpeaker], previous: &[(Span, usize)], chunk: &Chunk) -> Vec<Evidence> {
     if previous.is_empty() {
         return Vec::new();
     }

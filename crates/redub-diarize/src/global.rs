@@ -38,7 +38,7 @@ use crate::{cosine, hungarian, normalized};
 pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.60;
 
 /// A chunk's local speaker, as the matching sees it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LocalSpeaker {
     /// Unit-length embedding (it is normalised again before use, so any length works).
     pub embedding: Vec<f32>,

@@ -17,7 +17,7 @@ pub mod rttm;
 pub mod segmentation;
 pub mod whole;
 
-pub use diarizer::{Diarization, DiarizeSettings, SpeakerDiarizer};
+pub use diarizer::{ChunkResult, ChunkSpeaker, ChunkTask, Diarization, DiarizeSettings, SpeakerDiarizer};
 
 pub use redub_core::Turn;
 

@@ -13,6 +13,12 @@ pub trait Backends {
     fn vad(&self) -> Result<Box<dyn VoiceActivityDetector>>;
     fn transcriber(&self) -> Result<Box<dyn Transcriber>>;
     fn diarizer(&self, settings: &DiarizeSettings) -> Result<Box<dyn Diarizer>>;
+    /// The diarizer as chunks and a combination of them, for a job that hands its chunks to a
+    /// farm ([`redub_diarize::SpeakerDiarizer::run_with`]); `None` (the default, and stand-ins
+    /// for tests): [`diarizer`](Self::diarizer) diarizes the whole input here.
+    fn chunked_diarizer(&self, _settings: &DiarizeSettings) -> Result<Option<redub_diarize::SpeakerDiarizer>> {
+        Ok(None)
+    }
     /// The Whisper that reads the dubbed track back in the qa stage (default: the job's own).
     fn round_trip_transcriber(&self) -> Result<Box<dyn Transcriber>> {
         self.transcriber()
@@ -35,6 +41,12 @@ pub trait Backends {
     /// original instead (with a warning). Stand-ins for tests have none.
     fn separator(&self) -> Result<Option<Box<dyn SpeechSeparator>>> {
         Ok(None)
+    }
+    /// The settings [`separator`](Self::separator) cuts the mix into pieces and joins their
+    /// estimates with, for a job that hands the pieces to a farm
+    /// ([`redub_separate::plan_pieces`]); `None` (the default): the separator runs here.
+    fn piecewise_separation(&self) -> Option<redub_separate::SeparateSettings> {
+        None
     }
     /// Speaker embeddings for choosing stock voices; without one, voices are chosen by pitch.
     fn embedder(&self) -> Result<Option<Box<dyn SpeakerEmbedder>>> {
@@ -112,6 +124,11 @@ impl Backends for OfflineBackends {
         Ok(Box::new(redub_diarize::SpeakerDiarizer::load(settings.clone())?))
     }
 
+    /// The same diarizer as [`diarizer`](Backends::diarizer): whole or in chunks, one result.
+    fn chunked_diarizer(&self, settings: &DiarizeSettings) -> Result<Option<redub_diarize::SpeakerDiarizer>> {
+        Ok(Some(redub_diarize::SpeakerDiarizer::load(settings.clone())?))
+    }
+
     /// Whisper base on ONNX Runtime, whichever runtime transcribes the source, greedy (with
     /// temperature fallback): on the sample it reads the dub back in 2.5 s against 4.0 s with
     /// beam 5 and 8.3 s with whisper.cpp, at the same round-trip WER (68.4%; docs/qa.md), and
@@ -141,6 +158,11 @@ impl Backends for OfflineBackends {
 
     fn separator(&self) -> Result<Option<Box<dyn SpeechSeparator>>> {
         Ok(Some(Box::new(redub_separate::DeepFilterSeparator::load()?)))
+    }
+
+    /// `DeepFilterSeparator::load`'s settings: the pieces of `separator`'s own run.
+    fn piecewise_separation(&self) -> Option<redub_separate::SeparateSettings> {
+        Some(redub_separate::SeparateSettings::default())
     }
 
     fn parallel_synthesizers(&self, lang: &str) -> Result<Vec<Box<dyn Synthesizer + Send>>> {

@@ -15,11 +15,17 @@ use std::path::{Path, PathBuf};
 pub const TRANSCRIBE_WINDOW: &str = "transcribe-window";
 /// Some of one speaker's lines in their stock voice ([`crate::stages::synthesize::SpeakerTask`]).
 pub const SYNTHESIZE_SPEAKER: &str = "synthesize-speaker";
+/// One diarization chunk's local speakers ([`redub_diarize::ChunkTask`]) in the job's 16 kHz
+/// audio.
+pub const DIARIZE_CHUNK: &str = "diarize-chunk";
+/// One separation piece's speech estimate ([`redub_separate::Piece`]) of the job's mix.
+pub const SEPARATE_PIECE: &str = "separate-piece";
 
 /// One unit of work, for whichever process runs it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Task {
-    /// What to run: [`TRANSCRIBE_WINDOW`] or [`SYNTHESIZE_SPEAKER`].
+    /// What to run: [`TRANSCRIBE_WINDOW`], [`SYNTHESIZE_SPEAKER`], [`DIARIZE_CHUNK`] or
+    /// [`SEPARATE_PIECE`].
     pub kind: String,
     /// A hash of everything the result depends on (the kind, the backend, the input, the files).
     pub key: String,

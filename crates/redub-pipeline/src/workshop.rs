@@ -3,7 +3,7 @@
 //! the task makes goes into a folder the farm sends back from.
 
 use crate::backends::{Asr, Backends, OfflineBackends};
-use crate::farm::{Task, TaskFile, TaskOutput, SYNTHESIZE_SPEAKER, TRANSCRIBE_WINDOW};
+use crate::farm::{Task, TaskFile, TaskOutput, DIARIZE_CHUNK, SEPARATE_PIECE, SYNTHESIZE_SPEAKER, TRANSCRIBE_WINDOW};
 use crate::job::Units;
 use crate::speak::Engine;
 use crate::stages::synthesize::{synthesize_speaker, Earlier, SpeakerTask};
@@ -30,15 +30,47 @@ pub struct SynthesizeInput {
     pub task: SpeakerTask,
 }
 
-/// The audio file transcription tasks name.
+/// The input of a [`DIARIZE_CHUNK`] task (its one file is `speech16k.wav`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DiarizeInput {
+    /// The coordinator's `Backends::identity("diarize")`; the worker refuses other models.
+    pub backend: serde_json::Value,
+    pub task: redub_diarize::ChunkTask,
+}
+
+/// The input of a [`SEPARATE_PIECE`] task (its one file is `mix.wav`); it makes the piece's
+/// speech estimate as [`piece_file`], a mono 32-bit float WAV at the mix rate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SeparateInput {
+    /// The coordinator's `Backends::identity("separate")`; the worker refuses another model.
+    pub backend: serde_json::Value,
+    pub piece: redub_separate::Piece,
+}
+
+/// The mix file separation tasks name (the job's `01-ingest/mix.wav`).
+pub const MIX_FILE: &str = "mix.wav";
+
+/// The file a separation piece's estimate comes back in: named by the piece, so that the
+/// pieces of one job do not overwrite each other in the stage's folder.
+pub fn piece_file(piece: &redub_separate::Piece) -> String {
+    let channel = piece.channel.map_or_else(|| "mid".to_string(), |c| format!("ch{c}"));
+    format!("speech-{}-{}-{channel}.wav", piece.span.0, piece.span.1)
+}
+
+/// The audio file transcription and diarization tasks name.
 pub const SPEECH_FILE: &str = "speech16k.wav";
 
-/// Models kept between tasks: the last Whisper, audio file and synthesis engine used.
+/// Models kept between tasks: the last Whisper, audio file and synthesis engine used, and the
+/// diarization models.
 #[derive(Default)]
 pub struct Workshop {
     asr: Option<(Asr, Box<dyn Transcriber>)>,
     audio: Option<(PathBuf, Audio)>,
     tts: Option<(String, Engine)>,
+    diarizer: Option<redub_diarize::SpeakerDiarizer>,
+    /// The last mix, split into channels, and the separation model.
+    mix: Option<(PathBuf, Vec<Audio>)>,
+    separator: Option<redub_separate::DeepFilter>,
 }
 
 impl std::fmt::Debug for Workshop {
@@ -60,8 +92,10 @@ impl Workshop {
         match task.kind.as_str() {
             TRANSCRIBE_WINDOW => self.transcribe(task),
             SYNTHESIZE_SPEAKER => self.synthesize(task, out_dir, kept),
+            DIARIZE_CHUNK => self.diarize(task),
+            SEPARATE_PIECE => self.separate(task, out_dir),
             other => Err(Error::Usage(format!(
-                "this worker does not know tasks of kind '{other}' (it knows {TRANSCRIBE_WINDOW} and {SYNTHESIZE_SPEAKER}): run the same redub version on every machine"
+                "this worker does not know tasks of kind '{other}' (it knows {TRANSCRIBE_WINDOW}, {SYNTHESIZE_SPEAKER}, {DIARIZE_CHUNK} and {SEPARATE_PIECE}): run the same redub version on every machine"
             ))),
         }
     }
@@ -76,11 +110,7 @@ impl Workshop {
                 return Err(mismatch(task, "transcribe", &mine, &input.backend));
             }
         };
-        let audio_path = file(task, SPEECH_FILE)?;
-        if self.audio.as_ref().is_none_or(|(p, _)| *p != audio_path) {
-            self.audio = None;
-            self.audio = Some((audio_path.clone(), redub_media::read_wav_mono(&audio_path)?));
-        }
+        self.load_speech(task)?;
         if self.asr.as_ref().is_none_or(|(a, _)| *a != asr) {
             self.asr = None;
             self.asr = Some((asr, OfflineBackends { asr }.transcriber()?));
@@ -89,6 +119,37 @@ impl Workshop {
             return Err(Error::backend("worker", "the model or the audio was not loaded"));
         };
         let result = transcribe_window(whisper.as_mut(), audio, &input.task)?;
+        Ok(TaskOutput { output: to_json(&result)?, files: Vec::new() })
+    }
+
+    /// The task's `speech16k.wav`, read unless it is the one already in memory (a job's
+    /// windows and chunks all name the same file).
+    fn load_speech(&mut self, task: &Task) -> Result<()> {
+        let audio_path = file(task, SPEECH_FILE)?;
+        if self.audio.as_ref().is_none_or(|(p, _)| *p != audio_path) {
+            self.audio = None;
+            self.audio = Some((audio_path.clone(), redub_media::read_wav_mono(&audio_path)?));
+        }
+        Ok(())
+    }
+
+    fn diarize(&mut self, task: &Task) -> Result<TaskOutput> {
+        let input: DiarizeInput = parse(task)?;
+        let backends = OfflineBackends::default();
+        let mine = backends.identity("diarize");
+        if mine != input.backend {
+            return Err(mismatch(task, "diarize", &mine, &input.backend));
+        }
+        self.load_speech(task)?;
+        if self.diarizer.is_none() {
+            // The job's settings come with each task; the diarizer's own are never read by a
+            // chunk, so the defaults serve every job.
+            self.diarizer = backends.chunked_diarizer(&redub_diarize::DiarizeSettings::default())?;
+        }
+        let (Some((_, audio)), Some(diarizer)) = (&self.audio, &mut self.diarizer) else {
+            return Err(Error::backend("worker", "the diarization models or the audio were not loaded"));
+        };
+        let result = diarizer.diarize_chunk(audio, &input.task, &redub_core::Ctx::quiet())?;
         Ok(TaskOutput { output: to_json(&result)?, files: Vec::new() })
     }
 
@@ -136,6 +197,34 @@ impl Workshop {
         let entries = synthesize_speaker(&input.task, engine, &voices_dir, &earlier, &progress, &warn)?;
         let files = entries.iter().map(|e| TaskFile { name: e.file.clone(), path: units.path(&e.file) }).collect();
         Ok(TaskOutput { output: json!({ "clips": entries }), files })
+    }
+}
+
+impl Workshop {
+    fn separate(&mut self, task: &Task, out_dir: &Path) -> Result<TaskOutput> {
+        let input: SeparateInput = parse(task)?;
+        let mine = OfflineBackends::default().identity("separate");
+        if mine != input.backend {
+            return Err(mismatch(task, "separate", &mine, &input.backend));
+        }
+        let mix_path = file(task, MIX_FILE)?;
+        if self.mix.as_ref().is_none_or(|(p, _)| *p != mix_path) {
+            self.mix = None;
+            let (rate, channels, mix) = redub_media::read_wav(&mix_path)?;
+            self.mix = Some((mix_path.clone(), redub_separate::split_channels(rate, channels, &mix)));
+        }
+        if self.separator.is_none() {
+            self.separator = Some(redub_separate::DeepFilter::load(None)?);
+        }
+        let (Some((_, channels)), Some(model)) = (&self.mix, &self.separator) else {
+            return Err(Error::backend("worker", "the separation model or the mix was not loaded"));
+        };
+        let estimate = model.separate_piece(channels, &input.piece, &redub_core::Ctx::quiet())?;
+        let name = piece_file(&input.piece);
+        let path = out_dir.join(&name);
+        let rate = channels.first().map_or(0, |c| c.rate);
+        redub_media::write_wav(&path, &Audio::new(rate, estimate))?;
+        Ok(TaskOutput { output: json!({ "file": name }), files: vec![TaskFile { name, path }] })
     }
 }
 

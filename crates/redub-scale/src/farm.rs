@@ -175,7 +175,7 @@ impl NatsFarm {
                 // Not kept: a rerun of the job (a worker fixed, models installed) tries again.
                 self.bus.delete(&result_object(&t.key)).await?;
                 Err(Error::backend(
-                "worker",
+                    "worker",
                     format!("{} failed on worker {}: {} ({} error)", t.label, error.worker, error.message, error.kind),
                 ))
             }

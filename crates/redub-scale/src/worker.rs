@@ -36,10 +36,41 @@ pub fn run(opts: &WorkerOptions) -> Result<()> {
     let consumer = rt.block_on(bus.consumer())?;
     say(opts, "connected; taking tasks");
     let mut workshop = Workshop::new();
+    let running: Running = Arc::default();
+    rt.spawn(stop_on_signal(running.clone(), opts.name.clone()));
     loop {
         let msg = rt.block_on(next_task(opts, &consumer));
-        handle(&rt, &bus, opts, msg, &mut workshop)?;
+        handle(&rt, &bus, opts, msg, &mut workshop, &running)?;
     }
+}
+
+/// The task being run, for the signal handler.
+type Running = Arc<Mutex<Option<Arc<Message>>>>;
+
+/// On SIGTERM or Ctrl-C (a systemd stop, a container stop): hand the running task back at once
+/// (a negative ack: it is delivered again now, not after the ack wait; the parts it kept are in
+/// the bucket), then exit.
+async fn stop_on_signal(running: Running, name: String) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let current = running.lock().ok().and_then(|r| r.clone());
+    if let Some(msg) = current {
+        let _ = msg.ack_with(AckKind::Nak(None)).await;
+        eprintln!("redub worker {name}: stopping; the running task goes back to the queue");
+    } else {
+        eprintln!("redub worker {name}: stopping");
+    }
+    std::process::exit(0);
 }
 
 fn say(opts: &WorkerOptions, what: &str) {
@@ -80,6 +111,7 @@ fn handle(
     opts: &WorkerOptions,
     msg: Message,
     workshop: &mut Workshop,
+    running: &Running,
 ) -> Result<()> {
     let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
     let env: Envelope = match serde_json::from_slice(&msg.payload) {
@@ -103,6 +135,9 @@ fn handle(
     };
     event("started");
     let msg = Arc::new(msg);
+    if let Ok(mut r) = running.lock() {
+        *r = Some(msg.clone());
+    }
     // Progress reports keep the task ours while it runs longer than the ack wait.
     let beat = {
         let (msg, every) = (msg.clone(), (bus.settings.ack_wait / 3).max(Duration::from_millis(500)));
@@ -119,6 +154,9 @@ fn handle(
         Err(e) => Reply::Failed { error: plain(&e, &opts.name) },
     };
     beat.abort();
+    if let Ok(mut r) = running.lock() {
+        *r = None;
+    }
     let text = serde_json::to_vec(&reply).map_err(|e| Error::backend("worker", format!("reply: {e}")))?;
     rt.block_on(bus.put(&result_object(&env.key), &text))?;
     let _ = rt.block_on(bus.client.publish(crate::wire::done_subject(&env.key), bytes::Bytes::new()));

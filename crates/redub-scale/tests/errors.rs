@@ -113,7 +113,11 @@ fn a_task_nobody_finishes_fails_the_job_naming_it_after_max_deliver() {
     let t = task("transcribe-window", "window 0:00:00–0:00:28", &file);
     let t0 = Instant::now();
     let err = farm.run(std::slice::from_ref(&t), &tmp.path().join("out"), &mut |_, _| Ok(())).unwrap_err().to_string();
-    println!("after {:.1} s and {} deliveries: {err}", t0.elapsed().as_secs_f64(), taken.load(std::sync::atomic::Ordering::SeqCst));
+    println!(
+        "after {:.1} s and {} deliveries: {err}",
+        t0.elapsed().as_secs_f64(),
+        taken.load(std::sync::atomic::Ordering::SeqCst)
+    );
     assert!(err.contains("window 0:00:00–0:00:28") && err.contains("delivered 2 times"), "{err}");
     assert_eq!(taken.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

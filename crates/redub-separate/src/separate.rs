@@ -53,15 +53,66 @@ pub struct Stems {
     pub background: Audio,
 }
 
-/// One model run: a widened region of one input (the mid, or one channel).
-#[derive(Clone, Copy, Debug)]
-struct Job {
+/// One model run: a widened region of one input (the mid, or one channel). Pieces are
+/// independent (each its own model state), so another process with the same model and mix
+/// gives the same estimate ([`DeepFilter::separate_piece`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Piece {
     /// The widened region, in samples of the mix.
-    span: (usize, usize),
+    pub span: (usize, usize),
     /// What the model hears: the span plus context, clamped to the mix.
-    heard: (usize, usize),
+    pub heard: (usize, usize),
     /// `None` for the mid, else the channel.
-    channel: Option<usize>,
+    pub channel: Option<usize>,
+}
+
+/// The pieces [`DeepFilter::separate_channels`] runs the model on for these `channels`, in the
+/// order [`assemble_stems`] takes their estimates.
+pub fn plan_pieces(channels: &[Audio], regions: &[Span], settings: &SeparateSettings) -> Result<Vec<Piece>> {
+    let (rate, len) = check_channels(channels)?;
+    let fade = ms_to_samples(settings.crossfade_ms, rate);
+    let spans =
+        split_long(&widened_regions(regions, settings.margin_ms, rate, len), ms_to_samples(PIECE_MS, rate), fade);
+    Ok(plan_jobs(&spans, channels.len(), settings, rate, len))
+}
+
+/// The stems of `channels` from each piece's speech estimate (`estimates[i]` over
+/// `pieces[i].span`, as [`DeepFilter::separate_piece`] gives it): what
+/// [`DeepFilter::separate_channels`] returns when the pieces ran elsewhere.
+pub fn assemble_stems(
+    channels: &[Audio],
+    pieces: &[Piece],
+    estimates: &[Vec<f32>],
+    settings: &SeparateSettings,
+) -> Result<Vec<Stems>> {
+    let (rate, len) = check_channels(channels)?;
+    if pieces.len() != estimates.len() {
+        return Err(Error::backend(
+            "deepfilter",
+            format!("{} pieces were separated, {} estimates came back", pieces.len(), estimates.len()),
+        ));
+    }
+    for (p, e) in pieces.iter().zip(estimates) {
+        check_piece(p, channels.len(), len)?;
+        if e.len() != p.span.1 - p.span.0 {
+            return Err(Error::backend(
+                "deepfilter",
+                format!("the estimate of samples {}..{} has {} samples", p.span.0, p.span.1, e.len()),
+            ));
+        }
+    }
+    Ok(assemble(channels, pieces, estimates, ms_to_samples(settings.crossfade_ms, rate)))
+}
+
+/// A piece that lies outside the mix (another mix's plan) is an error, not a panic.
+fn check_piece(p: &Piece, n_channels: usize, len: usize) -> Result<()> {
+    let (s, h) = (p.span, p.heard);
+    if h.0 > s.0 || s.0 >= s.1 || s.1 > h.1 || h.1 > len || p.channel.is_some_and(|c| c >= n_channels) {
+        return Err(Error::Usage(format!(
+            "separation: piece {p:?} does not fit a mix of {n_channels} channels of {len} samples"
+        )));
+    }
+    Ok(())
 }
 
 impl DeepFilter {
@@ -85,25 +136,36 @@ impl DeepFilter {
         settings: &SeparateSettings,
         ctx: &Ctx,
     ) -> Result<Vec<Stems>> {
+        let jobs = plan_pieces(channels, regions, settings)?;
+        let estimates = self.run_jobs(channels, &jobs, settings.threads, channels[0].rate, ctx)?;
+        assemble_stems(channels, &jobs, &estimates, settings)
+    }
+
+    /// One piece's speech estimate over its span, at the mix rate (`channels` as given to
+    /// [`separate_channels`](Self::separate_channels), `piece` one of [`plan_pieces`]'s).
+    pub fn separate_piece(&self, channels: &[Audio], piece: &Piece, ctx: &Ctx) -> Result<Vec<f32>> {
         let (rate, len) = check_channels(channels)?;
-        let fade = ms_to_samples(settings.crossfade_ms, rate);
-        let spans =
-            split_long(&widened_regions(regions, settings.margin_ms, rate, len), ms_to_samples(PIECE_MS, rate), fade);
-        let jobs = plan_jobs(&spans, channels.len(), settings, rate, len);
-        let estimates = self.run_jobs(channels, &jobs, settings.threads, rate, ctx)?;
-        Ok(assemble(channels, &jobs, &estimates, fade))
+        check_piece(piece, channels.len(), len)?;
+        let total = ms_to_samples(heard_ms(piece, rate), RATE).div_ceil(HOP) as u64 + 3;
+        let done = AtomicU64::new(0);
+        let tick = |frames: usize| -> Result<()> {
+            let d = done.fetch_add(frames as u64, Ordering::Relaxed) + frames as u64;
+            ctx.progress(d.min(total), total);
+            ctx.check_cancel()
+        };
+        self.run_job(channels, piece, rate, &tick)
     }
 
     /// Every job's speech estimate over its span (mix rate), in job order, `threads` at a time.
     fn run_jobs(
         &self,
         channels: &[Audio],
-        jobs: &[Job],
+        jobs: &[Piece],
         threads: usize,
         rate: u32,
         ctx: &Ctx,
     ) -> Result<Vec<Vec<f32>>> {
-        let frames_of = |j: &Job| ms_to_samples(heard_ms(j, rate), RATE).div_ceil(HOP) as u64 + 3;
+        let frames_of = |j: &Piece| ms_to_samples(heard_ms(j, rate), RATE).div_ceil(HOP) as u64 + 3;
         let total: u64 = jobs.iter().map(frames_of).sum::<u64>() * 10;
         let done = AtomicU64::new(0);
         let tick = |frames: usize| -> Result<()> {
@@ -149,7 +211,7 @@ impl DeepFilter {
     fn run_job(
         &self,
         channels: &[Audio],
-        job: &Job,
+        job: &Piece,
         rate: u32,
         tick: &(dyn Fn(usize) -> Result<()> + Sync),
     ) -> Result<Vec<f32>> {
@@ -220,7 +282,7 @@ fn plan_jobs(
     settings: &SeparateSettings,
     rate: u32,
     len: usize,
-) -> Vec<Job> {
+) -> Vec<Piece> {
     let (before, after) = (ms_to_samples(settings.preroll_ms, rate), ms_to_samples(AFTER_MS, rate));
     let inputs: Vec<Option<usize>> = match (settings.channels, n_channels) {
         (ChannelMode::PerChannel, n) if n > 1 => (0..n).map(Some).collect(),
@@ -230,17 +292,17 @@ fn plan_jobs(
         .iter()
         .flat_map(|&span| {
             let heard = (span.0.saturating_sub(before), (span.1 + after).min(len));
-            inputs.iter().map(move |&channel| Job { span, heard, channel })
+            inputs.iter().map(move |&channel| Piece { span, heard, channel })
         })
         .collect()
 }
 
-fn heard_ms(job: &Job, rate: u32) -> u64 {
+fn heard_ms(job: &Piece, rate: u32) -> u64 {
     ((job.heard.1 - job.heard.0) as u64 * 1000).div_ceil(rate as u64)
 }
 
 /// The samples a job's model hears: one channel, or the mean of all.
-fn heard_signal(channels: &[Audio], job: &Job) -> Vec<f32> {
+fn heard_signal(channels: &[Audio], job: &Piece) -> Vec<f32> {
     let (a, b) = job.heard;
     match job.channel {
         Some(c) => channels[c].samples[a..b].to_vec(),
@@ -271,7 +333,7 @@ fn collect_in_order(results: Vec<Option<Result<Vec<f32>>>>) -> Result<Vec<Vec<f3
 
 /// Speech stems from the estimates (faded at the edges; the mid's scaled per channel), and the
 /// backgrounds as mix minus speech.
-fn assemble(channels: &[Audio], jobs: &[Job], estimates: &[Vec<f32>], fade: usize) -> Vec<Stems> {
+fn assemble(channels: &[Audio], jobs: &[Piece], estimates: &[Vec<f32>], fade: usize) -> Vec<Stems> {
     let rate = channels[0].rate;
     let mut speech: Vec<Vec<f32>> = channels.iter().map(|c| vec![0.0; c.samples.len()]).collect();
     for (job, est) in jobs.iter().zip(estimates) {

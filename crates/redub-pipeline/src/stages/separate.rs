@@ -8,10 +8,12 @@
 //! With `--background duck` or `drop` nothing is separated: the stage writes only
 //! `separate.json` saying so, and the render works from the mix.
 
+use crate::farm::{file_sha256, task_key, Farm, Task, TaskFile, SEPARATE_PIECE};
 use crate::job::write_json;
 use crate::request::Background;
 use crate::runner::{JobCx, Stage};
-use redub_core::{Audio, Ctx, Result, Span};
+use crate::workshop::{piece_file, SeparateInput, MIX_FILE};
+use redub_core::{Audio, Ctx, Error, Result, Span, SpeechSeparator};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::Path;
@@ -43,19 +45,36 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     if cx.req.background != Background::Separate {
         return write_json(&dir.join("separate.json"), &report(cx.req.background, 0, 0, 0));
     }
-    let Some(mut separator) = cx.backends.separator()? else {
-        cx.events().emit(
-            "warning",
-            json!({ "stage": STAGE.name, "message": "no separator in this build: the original is ducked under the dub" }),
-        );
-        return write_json(&dir.join("separate.json"), &report(Background::Duck, 0, 0, 0));
+    // With a farm, the pieces go to workers and their estimates are joined here: the model is
+    // not needed in this process.
+    let how = match (cx.farm, cx.backends.piecewise_separation()) {
+        (Some(farm), Some(settings)) => How::Farm(farm, settings),
+        _ => match cx.backends.separator()? {
+            Some(separator) => How::Here(separator),
+            None => {
+                cx.events().emit(
+                    "warning",
+                    json!({ "stage": STAGE.name, "message": "no separator in this build: the original is ducked under the dub" }),
+                );
+                return write_json(&dir.join("separate.json"), &report(Background::Duck, 0, 0, 0));
+            }
+        },
     };
     let regions: Vec<Span> = cx.read("02-vad", "regions.json")?;
-    let (rate, channels, mix) = redub_media::read_wav(&cx.dir("01-ingest").join("mix.wav"))?;
+    let mix_path = cx.dir("01-ingest").join("mix.wav");
+    let (rate, channels, mix) = redub_media::read_wav(&mix_path)?;
     let split = redub_separate::split_channels(rate, channels, &mix);
     drop(mix);
     let progress = cx.events().progress_fn(STAGE.name);
-    let stems = separator.separate(&split, &regions, &Ctx::new(&progress, None))?;
+    let stems = match how {
+        How::Here(mut separator) => separator.separate(&split, &regions, &Ctx::new(&progress, None))?,
+        How::Farm(farm, settings) => {
+            let pieces = redub_separate::plan_pieces(&split, &regions, &settings)?;
+            let estimates = on_farm(cx, farm, &mix_path, &pieces, &progress)?;
+            let stems = redub_separate::assemble_stems(&split, &pieces, &estimates, &settings)?;
+            stems.into_iter().map(|s| (s.speech, s.background)).collect()
+        }
+    };
     drop(split);
     let (speech, background): (Vec<Audio>, Vec<Audio>) = stems.into_iter().unzip();
     redub_media::write_wav_interleaved(
@@ -68,6 +87,59 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     redub_media::write_wav(&dir.join("speech.wav"), &mono(rate, &speech))?;
     let speech_ms = regions.iter().map(|r| r.duration_ms()).sum();
     write_json(&dir.join("separate.json"), &report(Background::Separate, speech_ms, channels, rate))
+}
+
+/// Where the model runs.
+enum How<'a> {
+    Here(Box<dyn SpeechSeparator>),
+    Farm(&'a dyn Farm, redub_separate::SeparateSettings),
+}
+
+/// Each piece's speech estimate, made on the farm from the job's mix (fetched once per worker)
+/// and sent back as a 32-bit float WAV, so the samples are the ones a local run makes.
+fn on_farm(
+    cx: &JobCx,
+    farm: &dyn Farm,
+    mix: &Path,
+    pieces: &[redub_separate::Piece],
+    progress: &dyn Fn(u64, u64),
+) -> Result<Vec<Vec<f32>>> {
+    let units = cx.job.units(STAGE.name);
+    units.ensure()?;
+    let mix_file = TaskFile { name: MIX_FILE.into(), path: mix.to_path_buf() };
+    let hashes = [file_sha256(mix)?];
+    let backend = cx.backends.identity("separate");
+    let mut tasks = Vec::with_capacity(pieces.len());
+    for (i, piece) in pieces.iter().enumerate() {
+        let input = serde_json::to_value(SeparateInput { backend: backend.clone(), piece: *piece })
+            .map_err(|e| Error::backend("separate", e.to_string()))?;
+        tasks.push(Task {
+            kind: SEPARATE_PIECE.into(),
+            key: task_key(SEPARATE_PIECE, &input, &hashes),
+            label: format!("separation piece {} of {}", i + 1, pieces.len()),
+            input,
+            files: vec![mix_file.clone()],
+        });
+    }
+    let size = |p: &redub_separate::Piece| (p.heard.1 - p.heard.0) as u64;
+    let total: u64 = pieces.iter().map(size).sum();
+    let mut done = 0u64;
+    progress(done, total);
+    let mut estimates: Vec<Option<Vec<f32>>> = vec![None; pieces.len()];
+    farm.run(&tasks, &units.path(""), &mut |i, out| {
+        let file = out.files.iter().find(|f| f.name == piece_file(&pieces[i])).ok_or_else(|| {
+            Error::backend("separate", format!("{}: the worker sent no {}", tasks[i].label, piece_file(&pieces[i])))
+        })?;
+        estimates[i] = Some(redub_media::read_wav_mono(&file.path)?.samples);
+        done += size(&pieces[i]);
+        progress(done, total);
+        Ok(())
+    })?;
+    estimates
+        .into_iter()
+        .zip(&tasks)
+        .map(|(e, t)| e.ok_or_else(|| Error::backend("separate", format!("{}: the farm gave no result", t.label))))
+        .collect()
 }
 
 /// The channels' speech estimates as one (their mean).

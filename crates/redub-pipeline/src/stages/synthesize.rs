@@ -369,7 +369,8 @@ fn speak_on_farm(
         if lines.iter().all(|l| l.kept.is_some()) {
             continue;
         }
-        let todo = lines.iter().filter(|l| l.kept.is_none()).count();
+        // Named by its lines: a speaker's lines go out in several parts.
+        let todo: Vec<String> = lines.iter().filter(|l| l.kept.is_none()).map(|l| l.id.to_string()).collect();
         let part = SpeakerTask { lines, ..part };
         let mut files = Vec::new();
         let mut hashes = Vec::new();
@@ -383,7 +384,7 @@ fn speak_on_farm(
         sent.push(Task {
             kind: SYNTHESIZE_SPEAKER.into(),
             key: task_key(SYNTHESIZE_SPEAKER, &input, &hashes),
-            label: format!("{todo} lines of {}", part.speaker),
+            label: format!("{} lines {}", part.speaker, todo.join(",")),
             input,
             files,
         });

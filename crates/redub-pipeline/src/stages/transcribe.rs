@@ -187,15 +187,9 @@ struct Remote<'a> {
 
 impl<'a> Remote<'a> {
     fn new(cx: &JobCx, farm: &'a dyn Farm, backend: &serde_json::Value, units: &crate::job::Units) -> Result<Self> {
-        let path = cx.dir("01-ingest").join("speech16k.wav");
         units.ensure()?;
-        Ok(Self {
-            farm,
-            audio_sha256: file_sha256(&path)?,
-            audio: TaskFile { name: SPEECH_FILE.into(), path },
-            backend: backend.clone(),
-            out_dir: units.path(""),
-        })
+        let (audio, audio_sha256) = speech_task_file(cx)?;
+        Ok(Self { farm, audio_sha256, audio, backend: backend.clone(), out_dir: units.path("") })
     }
 
     fn run(&self, windows: &[WindowTask], done: &mut dyn FnMut(usize, WindowResult) -> Result<()>) -> Result<()> {
@@ -222,6 +216,14 @@ impl<'a> Remote<'a> {
             done(i, r)
         })
     }
+}
+
+/// The job's 16 kHz audio as a task file (named [`SPEECH_FILE`]) and its sha256, for the
+/// stages whose tasks read it (transcription windows, diarization chunks).
+pub(crate) fn speech_task_file(cx: &JobCx) -> Result<(TaskFile, String)> {
+    let path = cx.dir("01-ingest").join("speech16k.wav");
+    let sha256 = file_sha256(&path)?;
+    Ok((TaskFile { name: SPEECH_FILE.into(), path }, sha256))
 }
 
 /// `h:mm:ss` of a time in ms, for task names.
