@@ -38,17 +38,21 @@ pub struct DiarizeInput {
     pub task: redub_diarize::ChunkTask,
 }
 
-/// The input of a [`SEPARATE_PIECE`] task (its one file is `mix.wav`); it makes the piece's
-/// speech estimate as [`piece_file`], a mono 32-bit float WAV at the mix rate.
+/// The input of a [`SEPARATE_PIECE`] task. Its one file, [`HEARD_FILE`], holds only what the
+/// piece's model run hears ([`redub_separate::cut_piece`]: mono, the mix rate, 32-bit float), and
+/// `piece` is the piece on those samples; the estimate comes back as `out`, a mono 32-bit float
+/// WAV at the mix rate.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SeparateInput {
     /// The coordinator's `Backends::identity("separate")`; the worker refuses another model.
     pub backend: serde_json::Value,
     pub piece: redub_separate::Piece,
+    /// The result's file name: [`piece_file`] of the piece on the whole mix.
+    pub out: String,
 }
 
-/// The mix file separation tasks name (the job's `01-ingest/mix.wav`).
-pub const MIX_FILE: &str = "mix.wav";
+/// The file of a separation task: the piece's heard samples.
+pub const HEARD_FILE: &str = "heard.wav";
 
 /// The file a separation piece's estimate comes back in: named by the piece, so that the
 /// pieces of one job do not overwrite each other in the stage's folder.
@@ -68,8 +72,7 @@ pub struct Workshop {
     audio: Option<(PathBuf, Audio)>,
     tts: Option<(String, Engine)>,
     diarizer: Option<redub_diarize::SpeakerDiarizer>,
-    /// The last mix, split into channels, and the separation model.
-    mix: Option<(PathBuf, Vec<Audio>)>,
+    /// The separation model.
     separator: Option<redub_separate::DeepFilter>,
 }
 
@@ -207,23 +210,24 @@ impl Workshop {
         if mine != input.backend {
             return Err(mismatch(task, "separate", &mine, &input.backend));
         }
-        let mix_path = file(task, MIX_FILE)?;
-        if self.mix.as_ref().is_none_or(|(p, _)| *p != mix_path) {
-            self.mix = None;
-            let (rate, channels, mix) = redub_media::read_wav(&mix_path)?;
-            self.mix = Some((mix_path.clone(), redub_separate::split_channels(rate, channels, &mix)));
-        }
+        let heard = redub_media::read_wav_mono(&file(task, HEARD_FILE)?)?;
         if self.separator.is_none() {
             self.separator = Some(redub_separate::DeepFilter::load(None)?);
         }
-        let (Some((_, channels)), Some(model)) = (&self.mix, &self.separator) else {
-            return Err(Error::backend("worker", "the separation model or the mix was not loaded"));
+        let Some(model) = &self.separator else {
+            return Err(Error::backend("worker", "the separation model was not loaded"));
         };
-        let estimate = model.separate_piece(channels, &input.piece, &redub_core::Ctx::quiet())?;
-        let name = piece_file(&input.piece);
+        let estimate = model.separate_piece(std::slice::from_ref(&heard), &input.piece, &redub_core::Ctx::quiet())?;
+        // The name is the coordinator's: a bare file name, never a path.
+        let name = Path::new(&input.out).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.is_empty() || name != input.out {
+            return Err(Error::Usage(format!(
+                "task {} ({}): the result name {:?} is not a file name",
+                task.key, task.label, input.out
+            )));
+        }
         let path = out_dir.join(&name);
-        let rate = channels.first().map_or(0, |c| c.rate);
-        redub_media::write_wav(&path, &Audio::new(rate, estimate))?;
+        redub_media::write_wav(&path, &Audio::new(heard.rate, estimate))?;
         Ok(TaskOutput { output: json!({ "file": name }), files: vec![TaskFile { name, path }] })
     }
 }

@@ -18,7 +18,7 @@ mod separate;
 pub use metrics::si_sdr;
 pub use model::{DeepFilter, DELAY, HOP, LIBRARY_FILE, MODEL_FILE, RATE};
 pub use plan::{edge_weights, widened_regions};
-pub use separate::{assemble_stems, plan_pieces, ChannelMode, Piece, SeparateSettings, Stems};
+pub use separate::{assemble_stems, cut_piece, plan_pieces, ChannelMode, Piece, SeparateSettings, Stems};
 
 use redub_core::{Audio, Ctx, Result, Span, SpeechSeparator};
 

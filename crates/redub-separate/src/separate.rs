@@ -76,6 +76,18 @@ pub fn plan_pieces(channels: &[Audio], regions: &[Span], settings: &SeparateSett
     Ok(plan_jobs(&spans, channels.len(), settings, rate, len))
 }
 
+/// What one piece's model run hears, on its own: the heard samples (the mid or the piece's
+/// channel, mono) and the piece moved onto them (heard from 0). The estimate depends on nothing
+/// else, so [`DeepFilter::separate_piece`] on these gives the samples it gives on the whole mix:
+/// a worker is sent the speech it separates, not the film's whole mix.
+pub fn cut_piece(channels: &[Audio], piece: &Piece) -> Result<(Audio, Piece)> {
+    let (rate, len) = check_channels(channels)?;
+    check_piece(piece, channels.len(), len)?;
+    let h = piece.heard.0;
+    let local = Piece { span: (piece.span.0 - h, piece.span.1 - h), heard: (0, piece.heard.1 - h), channel: None };
+    Ok((Audio::new(rate, heard_signal(channels, piece)), local))
+}
+
 /// The stems of `channels` from each piece's speech estimate (`estimates[i]` over
 /// `pieces[i].span`, as [`DeepFilter::separate_piece`] gives it): what
 /// [`DeepFilter::separate_channels`] returns when the pieces ran elsewhere.

@@ -1,6 +1,7 @@
-//! Separation a piece at a time, as a farm runs it: each piece's estimate made on its own by
-//! [`DeepFilter::separate_piece`] (a second model, as on a worker), through a 32-bit float WAV
-//! and back, then joined by [`assemble_stems`], gives exactly the stems of one
+//! Separation a piece at a time, as a farm runs it: each piece cut out of the mix with
+//! [`cut_piece`] and sent as a 32-bit float WAV, its estimate made on those samples alone by
+//! [`DeepFilter::separate_piece`] (a second model, as on a worker) and sent back the same way,
+//! then joined by [`assemble_stems`], gives exactly the stems of one
 //! [`DeepFilter::separate_channels`] call.
 
 #![allow(clippy::unwrap_used)]
@@ -8,7 +9,7 @@
 mod support;
 
 use redub_core::{Audio, Ctx};
-use redub_separate::{assemble_stems, plan_pieces, ChannelMode, SeparateSettings};
+use redub_separate::{assemble_stems, cut_piece, plan_pieces, ChannelMode, SeparateSettings};
 
 #[test]
 fn pieces_made_apart_join_into_the_same_stems() {
@@ -32,14 +33,25 @@ fn pieces_made_apart_join_into_the_same_stems() {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let est = worker.separate_piece(&channels, p, &Ctx::quiet()).unwrap();
+                let (heard, local) = cut_piece(&channels, p).unwrap();
+                assert_eq!(heard.samples.len(), p.heard.1 - p.heard.0);
+                let sent = dir.path().join(format!("heard-{i}.wav"));
+                redub_media::write_wav(&sent, &heard).unwrap();
+                let heard = redub_media::read_wav_mono(&sent).unwrap();
+                let est = worker.separate_piece(std::slice::from_ref(&heard), &local, &Ctx::quiet()).unwrap();
                 let wav = dir.path().join(format!("{i}.wav"));
                 redub_media::write_wav(&wav, &Audio::new(rate, est)).unwrap();
                 redub_media::read_wav_mono(&wav).unwrap().samples
             })
             .collect();
         let joined = assemble_stems(&channels, &pieces, &estimates, &settings).unwrap();
-        println!("{mode:?}: {} pieces", pieces.len());
+        let heard: usize = pieces.iter().map(|p| p.heard.1 - p.heard.0).sum();
+        println!(
+            "{mode:?}: {} pieces, {heard} samples sent of a mix of {} × {}",
+            pieces.len(),
+            channels.len(),
+            channels[0].samples.len()
+        );
         assert!(pieces.len() >= 2, "{pieces:?}");
         assert!(joined == whole, "{mode:?}: the stems differ");
     }
@@ -47,4 +59,5 @@ fn pieces_made_apart_join_into_the_same_stems() {
     let mut far = plan_pieces(&channels, &regions, &SeparateSettings::default()).unwrap()[0];
     far.heard.1 = speech.len() + 1;
     assert!(worker.separate_piece(&channels, &far, &Ctx::quiet()).is_err());
+    assert!(cut_piece(&channels, &far).is_err());
 }

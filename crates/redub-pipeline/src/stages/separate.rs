@@ -12,7 +12,7 @@ use crate::farm::{file_sha256, task_key, Farm, Task, TaskFile, SEPARATE_PIECE};
 use crate::job::write_json;
 use crate::request::Background;
 use crate::runner::{JobCx, Stage};
-use crate::workshop::{piece_file, SeparateInput, MIX_FILE};
+use crate::workshop::{piece_file, SeparateInput, HEARD_FILE};
 use redub_core::{Audio, Ctx, Error, Result, Span, SpeechSeparator};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -70,7 +70,7 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
         How::Here(mut separator) => separator.separate(&split, &regions, &Ctx::new(&progress, None))?,
         How::Farm(farm, settings) => {
             let pieces = redub_separate::plan_pieces(&split, &regions, &settings)?;
-            let estimates = on_farm(cx, farm, &mix_path, &pieces, &progress)?;
+            let estimates = on_farm(cx, farm, &split, &pieces, &progress)?;
             let stems = redub_separate::assemble_stems(&split, &pieces, &estimates, &settings)?;
             stems.into_iter().map(|s| (s.speech, s.background)).collect()
         }
@@ -95,30 +95,33 @@ enum How<'a> {
     Farm(&'a dyn Farm, redub_separate::SeparateSettings),
 }
 
-/// Each piece's speech estimate, made on the farm from the job's mix (fetched once per worker)
-/// and sent back as a 32-bit float WAV, so the samples are the ones a local run makes.
+/// Each piece's speech estimate, made on the farm from the samples the piece hears (written to
+/// the stage's unit store, so a worker fetches its own pieces, not the film's mix) and sent back
+/// as a 32-bit float WAV, so the samples are the ones a local run makes.
 fn on_farm(
     cx: &JobCx,
     farm: &dyn Farm,
-    mix: &Path,
+    channels: &[Audio],
     pieces: &[redub_separate::Piece],
     progress: &dyn Fn(u64, u64),
 ) -> Result<Vec<Vec<f32>>> {
     let units = cx.job.units(STAGE.name);
     units.ensure()?;
-    let mix_file = TaskFile { name: MIX_FILE.into(), path: mix.to_path_buf() };
-    let hashes = [file_sha256(mix)?];
     let backend = cx.backends.identity("separate");
     let mut tasks = Vec::with_capacity(pieces.len());
     for (i, piece) in pieces.iter().enumerate() {
-        let input = serde_json::to_value(SeparateInput { backend: backend.clone(), piece: *piece })
+        let (heard, local) = redub_separate::cut_piece(channels, piece)?;
+        let out = piece_file(piece);
+        let path = units.path(&format!("heard-{out}"));
+        redub_media::write_wav(&path, &heard)?;
+        let input = serde_json::to_value(SeparateInput { backend: backend.clone(), piece: local, out })
             .map_err(|e| Error::backend("separate", e.to_string()))?;
         tasks.push(Task {
             kind: SEPARATE_PIECE.into(),
-            key: task_key(SEPARATE_PIECE, &input, &hashes),
+            key: task_key(SEPARATE_PIECE, &input, &[file_sha256(&path)?]),
             label: format!("separation piece {} of {}", i + 1, pieces.len()),
             input,
-            files: vec![mix_file.clone()],
+            files: vec![TaskFile { name: HEARD_FILE.into(), path }],
         });
     }
     let size = |p: &redub_separate::Piece| (p.heard.1 - p.heard.0) as u64;
