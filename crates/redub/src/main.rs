@@ -73,8 +73,9 @@ enum Command {
         #[command(flatten)]
         scale: ScaleArgs,
     },
-    /// Run units of other machines' jobs (transcription windows, stock-voice synthesis) taken
-    /// from NATS JetStream; start as many as there are machines (docs/scale-out.md).
+    /// Run units of other machines' jobs (separation pieces, diarization chunks, transcription
+    /// windows, stock-voice synthesis) taken from NATS JetStream; start as many as there are
+    /// machines (docs/scale-out.md).
     Worker {
         /// The NATS server (or servers, comma-separated), e.g. `nats://10.0.0.5:4222`. A worker
         /// started before the server waits for it.
