@@ -8,34 +8,9 @@
 use redub_pipeline::{EventSink, Farm, Task, TaskFile};
 use redub_scale::wire::{file_object, result_object};
 use redub_scale::{Bus, NatsFarm, Settings};
+use redub_testserver::{free_port, nats_url, NatsServer};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn nats_server(store: &Path) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("nats-server")
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd", store.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server is not installed: run scripts/setup.sh (Debian package nats-server)");
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "nats-server did not start listening");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (Server(child), format!("nats://127.0.0.1:{port}"))
-}
 
 fn task(kind: &str, label: &str, file: &Path) -> Task {
     Task {
@@ -50,7 +25,9 @@ fn task(kind: &str, label: &str, file: &Path) -> Task {
 #[test]
 fn a_task_the_worker_cannot_run_fails_the_job_with_a_plain_message() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_server, url) = nats_server(&tmp.path().join("nats"));
+    let port = free_port();
+    let _server = NatsServer::start(port, &tmp.path().join("nats"));
+    let url = nats_url(port);
     let mut settings = Settings::new(&url);
     settings.ack_wait = Duration::from_secs(2);
     let opts = redub_scale::worker::WorkerOptions {
@@ -80,7 +57,9 @@ fn a_task_the_worker_cannot_run_fails_the_job_with_a_plain_message() {
 #[test]
 fn a_task_nobody_finishes_fails_the_job_naming_it_after_max_deliver() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_server, url) = nats_server(&tmp.path().join("nats"));
+    let port = free_port();
+    let _server = NatsServer::start(port, &tmp.path().join("nats"));
+    let url = nats_url(port);
     let mut settings = Settings::new(&url);
     settings.ack_wait = Duration::from_secs(1);
     settings.max_deliver = 2;

@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use redub_testserver::{free_port, nats_url, NatsServer};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,10 +17,6 @@ use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Kills its process when dropped, so a failed assertion leaves nothing running.
@@ -76,21 +73,6 @@ fn make_input(dir: &Path) -> PathBuf {
     let st = Command::new("ffmpeg").args(&args).status().unwrap();
     assert!(st.success(), "ffmpeg could not build the test input");
     out
-}
-
-fn nats_server(port: u16, store: &Path) -> Proc {
-    let child = Command::new("nats-server")
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd", store.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server is not installed: run scripts/setup.sh (Debian package nats-server)");
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "nats-server did not start listening");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Proc(child)
 }
 
 /// A worker whose stderr lines are collected as they come.
@@ -176,7 +158,7 @@ fn a_job_on_two_workers_survives_a_killed_worker_and_a_nats_restart_and_equals_o
 
     // Workers first: they wait for the server.
     let port = free_port();
-    let url = format!("nats://127.0.0.1:{port}");
+    let url = nats_url(port);
     let mut workers = vec![Worker::start("w1", &url, tmp.path()), Worker::start("w2", &url, tmp.path())];
     workers[0].wait_for("waiting for NATS", 30, |l| l.contains("waiting for NATS"));
     std::thread::sleep(Duration::from_secs(2));
@@ -184,7 +166,7 @@ fn a_job_on_two_workers_survives_a_killed_worker_and_a_nats_restart_and_equals_o
         assert!(!w.lines().iter().any(|l| l.contains("connected")), "connected with no server: {:?}", w.lines());
     }
     let store = tmp.path().join("nats");
-    let mut nats = nats_server(port, &store);
+    let nats = NatsServer::start(port, &store);
     for w in &workers {
         w.wait_for("connected", 60, |l| l.contains("connected"));
     }
@@ -231,10 +213,9 @@ fn a_job_on_two_workers_survives_a_killed_worker_and_a_nats_restart_and_equals_o
         other.wait_for("delivery 2", 120, |l| l.contains(&format!("started {label} ")) && l.contains("(delivery 2)"));
     println!("redelivered: {again}");
     std::thread::sleep(Duration::from_millis(500));
-    nats.0.kill().unwrap();
-    nats.0.wait().unwrap();
+    nats.kill();
     std::thread::sleep(Duration::from_secs(2));
-    nats = nats_server(port, &store);
+    let nats = NatsServer::start(port, &store);
     println!("NATS restarted");
 
     let mut coordinator = coordinator;
