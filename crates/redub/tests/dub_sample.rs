@@ -9,6 +9,7 @@
 mod browser;
 
 use redub_core::{Audio, Transcriber, VoiceActivityDetector};
+use redub_pipeline::Backends as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -274,11 +275,14 @@ fn qa_report(job_dir: &Path, dubbed: &Audio) {
     assert!(qa.references.source_wer.unwrap() <= 0.20);
     assert_eq!(qa.stages.len(), redub_pipeline::STAGES.len());
 
-    // By hand: the output's dubbed track through the same Whisper (ONNX Runtime, the qa stage's),
-    // over its speech as Silero finds it, against the translations in line order.
+    // By hand: the output's dubbed track through the qa stage's own Whisper (the same runtime and
+    // search, so that what is compared is the stage's windows and word-to-line assignment, not
+    // two decoders: with beam 5 here against the stage's greedy, a fresh machine's run differed
+    // by 5.3 points on the same track), over its speech as Silero finds it, against the translations in
+    // line order.
     let mut vad = redub_vad::SileroVad::load(redub_vad::VadSettings::default()).unwrap();
     let regions = vad.detect(dubbed, &redub_core::Ctx::quiet()).unwrap();
-    let mut whisper = redub_asr::OnnxWhisper::load(redub_asr::OnnxWhisperSettings::default()).unwrap();
+    let mut whisper = redub_pipeline::OfflineBackends::default().round_trip_transcriber().unwrap();
     let heard = whisper.transcribe(dubbed, &regions, Some("es"), &redub_core::Ctx::quiet()).unwrap();
     let hyp: Vec<&str> = heard.iter().map(|s| s.text.as_str()).collect();
     let target: Vec<&str> = qa.lines.iter().map(|l| l.line.target_text.as_str()).collect();
