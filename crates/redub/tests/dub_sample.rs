@@ -10,11 +10,11 @@ mod browser;
 
 use redub_core::{Audio, Transcriber, VoiceActivityDetector};
 use redub_pipeline::Backends as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The source transcript's word error rate on the sample, at most (see its use).
 const SOURCE_WER_BAR: f64 = 0.22;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -284,8 +284,8 @@ fn qa_report(job_dir: &Path, dubbed: &Audio) {
     // By hand: the output's dubbed track through the qa stage's own Whisper (the same runtime and
     // search, so that what is compared is the stage's windows and word-to-line assignment, not
     // two decoders: with beam 5 here against the stage's greedy, a fresh machine's run differed
-    // by 5.3 points on the same track), over its speech as Silero finds it, against the translations in
-    // line order.
+    // by 5.3 points on the same track), over its speech as Silero finds it, against the
+    // translations in line order.
     let mut vad = redub_vad::SileroVad::load(redub_vad::VadSettings::default()).unwrap();
     let regions = vad.detect(dubbed, &redub_core::Ctx::quiet()).unwrap();
     let mut whisper = redub_pipeline::OfflineBackends::default().round_trip_transcriber().unwrap();
