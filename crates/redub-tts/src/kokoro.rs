@@ -50,7 +50,12 @@ const IPA_TO_KOKORO: &[(&str, &str)] = &[
 /// Kokoro-82M through ONNX Runtime. Only Japanese voice styles ship with the model files setup
 /// installs, so other languages are spoken with a Japanese accent (known and accepted).
 pub struct Kokoro {
-    session: Session,
+    /// Made on the first synthesis, not at load: building it takes over a second on 2 cores, and
+    /// a job's translate and voices stages load an engine for its voice names and usually
+    /// read only cached probes with it.
+    session: Option<Session>,
+    model: std::path::PathBuf,
+    threads: usize,
     vocab: HashMap<char, i64>,
     /// Voice name → its `[STYLE_ROWS, STYLE_DIM]` style table, in `voices.json` order.
     voices: Vec<(String, Vec<f32>)>,
@@ -68,7 +73,9 @@ impl Kokoro {
         Self::load_with_threads(0)
     }
 
-    /// Like [`Kokoro::load`] with `threads` ONNX Runtime threads (0 = all cores).
+    /// Like [`Kokoro::load`] with `threads` ONNX Runtime threads (0 = all cores). The files are
+    /// checked and the voices read here; the ONNX Runtime session is built on the first
+    /// synthesis, so engines loaded side by side build theirs side by side too.
     pub fn load_with_threads(threads: usize) -> Result<Self> {
         let model = model_file("kokoro/kokoro-v1.0.int8.onnx", "Kokoro TTS model")?;
         let vocab = load_vocab(&model_file("kokoro/vocab.json", "Kokoro vocabulary")?)?;
@@ -82,8 +89,7 @@ impl Kokoro {
         if voices.is_empty() {
             return Err(Error::backend("kokoro", format!("{} lists no voices; run `make setup`", list.display())));
         }
-        let session = redub_onnx::session(&model, threads)?;
-        Ok(Self { session, vocab, voices })
+        Ok(Self { session: None, model, threads, vocab, voices })
     }
 
     /// Whether Kokoro is the engine for `lang` (its primary subtag, so `pt-br` counts).
@@ -116,8 +122,11 @@ impl Kokoro {
         let tokens = Tensor::from_array(([1usize, tokens.len()], tokens)).map_err(fail)?;
         let style = Tensor::from_array(([1usize, STYLE_DIM], style)).map_err(fail)?;
         let speed = Tensor::from_array(([1usize], vec![speed])).map_err(fail)?;
-        let outputs = self
-            .session
+        let session = match self.session {
+            Some(ref mut s) => s,
+            None => self.session.insert(redub_onnx::session(&self.model, self.threads)?),
+        };
+        let outputs = session
             .run(redub_onnx::ort::inputs!["tokens" => tokens, "style" => style, "speed" => speed])
             .map_err(fail)?;
         let wave = outputs.values().next().ok_or_else(|| Error::backend("kokoro", "the model returned no output"))?;
