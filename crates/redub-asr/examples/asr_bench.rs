@@ -5,7 +5,7 @@
 //! REFERENCE is an STM file or plain text; with it, the WER is printed. Settings come from the
 //! environment so that runs can be compared back to back: `ASR_MODEL` (ggml file), `ASR_THREADS`, `ASR_WINDOW_THREADS`,
 //! `ASR_BEAM` (1 = greedy), `ASR_PAUSE` (ms), `ASR_FLASH=1`, `ASR_BACKEND=onnx` (`OnnxWhisper`;
-//! `ASR_MODEL` is then its folder, `ASR_SPIN=1` lets ORT's threads spin), `ASR_CALL=all` (one call for all
+//! `ASR_MODEL` is then its folder, `ASR_SPIN=1` lets ORT's threads spin, `ASR_WINDOW` the longest window in ms), `ASR_CALL=all` (one call for all
 //! windows instead of one per window), `ASR_MODE=legacy` (the windows
 //! before packing: regions joined only across pauses up to 200 ms). `ASR_REGIONS=FILE` caches
 //! the VAD regions (`start end` in ms per line); `ASR_WORDS=FILE` writes `start end word` lines.
@@ -85,6 +85,7 @@ fn main() {
             pause_ms: s.pause_ms,
             fallback: s.fallback,
             spin: env::<u8>("ASR_SPIN") == Some(1),
+            max_window_ms: env("ASR_WINDOW").unwrap_or(OnnxWhisperSettings::default().max_window_ms),
             ..Default::default()
         };
         onnx_w.insert(OnnxWhisper::load(o).unwrap())
