@@ -190,7 +190,7 @@ pub struct Fitted {
 /// the natural take is skipped: the first take is at the speed the estimate predicts, and the
 /// second only corrects it, when the first ran over the slot or came out much shorter than it
 /// ([`TOO_FAST`]). On the 10-minute bench input's 129 lines this spoke a fifth less audio for the
-/// same fit (docs/synthesis.md).
+/// same fit (docs/voices.md, "Engine speed").
 pub fn fit_with_engine(
     tts: &mut dyn Synthesizer,
     line: (&str, Option<usize>),

@@ -113,8 +113,8 @@ fn stock_probes(cx: &JobCx, dir: &Path, lines: &[&str]) -> Result<Vec<(String, A
     let probes_dir = dir.join("probes");
     std::fs::create_dir_all(&probes_dir).map_err(|e| Error::io(&probes_dir, e))?;
     let progress = cx.events().progress_fn(STAGE.name);
-    // Loading the engine is cheap next to a reading (the translate stage, which loads it too,
-    // took 0.6 s on the sample); it also names the voices.
+    // Loading the engine names the voices; Kokoro builds its ONNX Runtime session only when a
+    // probe is not in the shared cache and has to be read.
     let mut tts = cx.backends.synthesizer(lang)?;
     let names = tts.voices(lang);
     let mut probes = Vec::new();
