@@ -115,6 +115,13 @@ impl Kokoro {
     /// One model call: ids (at most MAX_IDS) and their style row → trimmed waveform.
     fn infer(&mut self, ids: &[i64], style: Vec<f32>, speed: f32) -> Result<Vec<f32>> {
         let fail = |e: redub_onnx::ort::Error| Error::backend("kokoro", e);
+        // The session first: building it loads ONNX Runtime's library (`redub_onnx`), which
+        // the tensors below need. In a process whose first ONNX call is this one (a job
+        // resumed at 08-synthesize), tensors made before it panicked in `ort`.
+        let session = match self.session {
+            Some(ref mut s) => s,
+            None => self.session.insert(redub_onnx::session(&self.model, self.threads)?),
+        };
         let mut tokens = Vec::with_capacity(ids.len() + 2);
         tokens.push(0);
         tokens.extend_from_slice(ids);
@@ -122,10 +129,6 @@ impl Kokoro {
         let tokens = Tensor::from_array(([1usize, tokens.len()], tokens)).map_err(fail)?;
         let style = Tensor::from_array(([1usize, STYLE_DIM], style)).map_err(fail)?;
         let speed = Tensor::from_array(([1usize], vec![speed])).map_err(fail)?;
-        let session = match self.session {
-            Some(ref mut s) => s,
-            None => self.session.insert(redub_onnx::session(&self.model, self.threads)?),
-        };
         let outputs = session
             .run(redub_onnx::ort::inputs!["tokens" => tokens, "style" => style, "speed" => speed])
             .map_err(fail)?;
