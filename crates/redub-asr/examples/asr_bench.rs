@@ -86,7 +86,6 @@ fn main() {
             fallback: s.fallback,
             spin: env::<u8>("ASR_SPIN") == Some(1),
             max_window_ms: env("ASR_WINDOW").unwrap_or(OnnxWhisperSettings::default().max_window_ms),
-            ..Default::default()
         };
         onnx_w.insert(OnnxWhisper::load(o).unwrap())
     } else {

@@ -155,7 +155,7 @@ async fn run_one(studio: &Studio, mut job: JobRecord) -> Result<()> {
         publish(studio, &job.id, Event::new("done", &job.id, data));
         return Ok(());
     }
-    let message = last_error.or_else(|| last_line(&stderr_text)).unwrap_or_else(|| "the dub stopped".into());
+    let message = last_error.or_else(|| failure_line(&stderr_text)).unwrap_or_else(|| "the dub stopped".into());
     finish(studio, job, Status::Failed, Some(public_message(studio, &message)))
 }
 
@@ -191,8 +191,17 @@ fn finish(studio: &Studio, mut job: JobRecord, status: Status, error: Option<Str
     Ok(())
 }
 
-fn last_line(text: &str) -> Option<String> {
-    text.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().trim_start_matches("error: ").to_string())
+/// What a failed dub's stderr says went wrong: the first panic's message and place when the
+/// process panicked (its last line is then the backtrace hint, and later panics, like "a scoped
+/// thread panicked", follow from the first), else the last line.
+fn failure_line(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    if let Some(i) = lines.iter().position(|l| l.contains(" panicked at ")) {
+        let place = lines[i].split(" panicked at ").nth(1).unwrap_or("").trim().trim_end_matches(':');
+        let what = lines.get(i + 1).map(|l| l.trim()).filter(|l| !l.is_empty()).unwrap_or("no message");
+        return Some(format!("the dub crashed: {what} (at {place}); please report it"));
+    }
+    lines.iter().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().trim_start_matches("error: ").to_string())
 }
 
 /// A message for clients: the machine's folders are not theirs to see. The studio's folder
@@ -221,6 +230,24 @@ pub fn public_message(studio: &Studio, message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crash_reports_its_first_panic_not_the_backtrace_hint() {
+        let stderr = "  #8 0:28 S2 Oye\n\
+thread '<unnamed>' (6344) panicked at /src/ort/lib.rs:236:58:\n\
+Failed to load ONNX Runtime dylib\n\
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\
+\n\
+thread 'main' (6312) panicked at crates/x/synthesize.rs:432:5:\n\
+a scoped thread panicked\n\
+note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.\n";
+        assert_eq!(
+            failure_line(stderr).as_deref(),
+            Some("the dub crashed: Failed to load ONNX Runtime dylib (at /src/ort/lib.rs:236:58); please report it")
+        );
+        assert_eq!(failure_line("progress\nerror: input.mp4: no audio\n").as_deref(), Some("input.mp4: no audio"));
+        assert_eq!(failure_line(" \n"), None);
+    }
 
     #[test]
     fn messages_keep_file_names_not_paths() {
