@@ -385,10 +385,9 @@ mod tests {
 
     #[test]
     fn the_dub_gets_its_bit_rate_per_channel() {
-        let dir = std::env::temp_dir().join(format!("redub-mux-rate-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile::tempdir().unwrap();
         let rate_of = |channels: u16| {
-            let path = dir.join(format!("{channels}.wav"));
+            let path = dir.path().join(format!("{channels}.wav"));
             let spec = hound::WavSpec {
                 channels,
                 sample_rate: 16_000,
@@ -402,7 +401,6 @@ mod tests {
         assert_eq!(rate_of(1), "96k");
         assert_eq!(rate_of(2), "192k");
         assert_eq!(rate_of(6), AAC_BITRATE);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

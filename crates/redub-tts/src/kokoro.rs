@@ -89,6 +89,10 @@ impl Kokoro {
         if voices.is_empty() {
             return Err(Error::backend("kokoro", format!("{} lists no voices; run `make setup`", list.display())));
         }
+        // The session itself waits for the first line (a job that has nothing left to speak
+        // never pays for it), but a missing runtime library should fail here, when the engine is
+        // chosen, and loading it is only a dlopen.
+        redub_onnx::environment()?;
         Ok(Self { session: None, model, threads, vocab, voices })
     }
 
