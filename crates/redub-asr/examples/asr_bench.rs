@@ -7,7 +7,7 @@
 //! `ASR_BEAM` (1 = greedy), `ASR_PAUSE` (ms), `ASR_FLASH=1`, `ASR_BACKEND=onnx` (`OnnxWhisper`;
 //! `ASR_MODEL` is then its folder, `ASR_SPIN=1` lets ORT's threads spin, `ASR_WINDOW` the longest window in ms), `ASR_CALL=all` (one call for all
 //! windows instead of one per window), `ASR_MODE=legacy` (the windows
-//! before packing: regions joined only across pauses up to 200 ms). `ASR_REGIONS=FILE` caches
+//! before packing: regions joined only across pauses up to 200 ms). `ASR_LANG` (en) the language, `ASR_TS=1` decodes Whisper's timestamp tokens (onnx). `ASR_REGIONS=FILE` caches
 //! the VAD regions (`start end` in ms per line); `ASR_WORDS=FILE` writes `start end word` lines.
 
 #![allow(clippy::unwrap_used)]
@@ -74,6 +74,8 @@ fn main() {
     }
     let regions = regions(&audio);
     let onnx = std::env::var("ASR_BACKEND").as_deref() == Ok("onnx");
+    let lang = std::env::var("ASR_LANG").unwrap_or_else(|_| "en".into());
+    let beam = if onnx { env("ASR_BEAM").unwrap_or(OnnxWhisperSettings::default().beam_size) } else { s.beam_size };
     let t0 = Instant::now();
     let (mut onnx_w, mut cpp_w) = (None, None);
     let w: &mut dyn Transcriber = if onnx {
@@ -81,11 +83,12 @@ fn main() {
             model_dir: std::env::var("ASR_MODEL").ok().map(Into::into),
             threads: s.threads,
             window_threads: s.window_threads,
-            beam_size: s.beam_size,
+            beam_size: beam,
             pause_ms: s.pause_ms,
             fallback: s.fallback,
             spin: env::<u8>("ASR_SPIN") == Some(1),
             max_window_ms: env("ASR_WINDOW").unwrap_or(OnnxWhisperSettings::default().max_window_ms),
+            timestamps: env::<u8>("ASR_TS").map_or(OnnxWhisperSettings::default().timestamps, |v| v == 1),
         };
         onnx_w.insert(OnnxWhisper::load(o).unwrap())
     } else {
@@ -98,11 +101,11 @@ fn main() {
     let mut segs = Vec::new();
     if std::env::var("ASR_CALL").as_deref() == Ok("all") && !legacy {
         // One call for all regions: the windows are decoded side by side.
-        segs = w.transcribe(&audio, &regions, Some("en"), &Ctx::quiet()).unwrap();
+        segs = w.transcribe(&audio, &regions, Some(lang.as_str()), &Ctx::quiet()).unwrap();
     } else {
         // One call per window, as the pipeline caches them.
         for g in &groups {
-            segs.extend(w.transcribe(&audio, g, Some("en"), &Ctx::quiet()).unwrap());
+            segs.extend(w.transcribe(&audio, g, Some(lang.as_str()), &Ctx::quiet()).unwrap());
         }
     }
     let took = t1.elapsed().as_secs_f64();
@@ -120,7 +123,7 @@ fn main() {
         if onnx { "onnx" } else { "whisper.cpp" },
         s.window_threads.map_or("auto".to_string(), |n| n.to_string()),
         s.threads,
-        s.beam_size,
+        beam,
         s.pause_ms,
         s.flash_attn,
         s.fallback
@@ -135,7 +138,9 @@ fn main() {
         } else {
             text
         };
-        print!("; WER {:.1}%", word_error_rate(&reference, &hyp.join(" ")).rate() * 100.0);
+        let w = word_error_rate(&reference, &hyp.join(" "));
+        let errors = w.substitutions + w.deletions + w.insertions;
+        print!("; WER {:.1}% ({errors} errors of {} words)", w.rate() * 100.0, w.reference_words);
     }
     println!();
     if let Some(o) = &onnx_w {

@@ -109,10 +109,13 @@ fn transcribes_the_call_with_word_times() {
     let cpp_segs = cpp.transcribe(&audio, &regions, Some("en"), &Ctx::quiet()).unwrap();
     report("whisper.cpp", &cpp_segs, &lines, t.elapsed().as_secs_f64());
 
-    // 21.0% (2026-12-01): the same text as the Python prototype of docs/asr-onnx.md decoding
-    // the same packed window, and faster-whisper's WER on this file (docs/asr.md); whisper.cpp
-    // gets 17.3%. The differences are two phrases ("Neither did I", the overlap at the end).
-    assert!(rate <= 0.22, "WER {rate:.3} above 22%");
+    // 13.6% (2026-12-03, text-only decoding, beam 8): 11 errors of 81 words, "then", "in Texas",
+    // "there isn't that much" and the overlap at the end ("so what can I say? Oh,"). With the
+    // timestamp tokens and beam 5 it was 18.5% (faster-whisper's 21.0%, whisper.cpp's 17.3%),
+    // "Neither did I" heard as "I need to design". The bar is 15%, but through the MP4
+    // the same decoder hears "a beep" as "of deep" (16.0%, dub_sample.rs), so the assertion
+    // allows those two words: 13 errors, no more.
+    assert!(rate <= 0.165, "WER {rate:.3} above 16.5%");
     for s in &segs {
         assert!(s.start_ms >= 6724 && s.end_ms <= 30_000 && s.start_ms <= s.end_ms, "{s:?}");
         assert!(!s.words.is_empty() && s.lang == "en");

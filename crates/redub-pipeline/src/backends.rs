@@ -77,12 +77,12 @@ pub struct OfflineBackends {
 /// The Whisper base runtimes (docs/asr.md, docs/asr-onnx.md).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Asr {
-    /// whisper.cpp with q8_0 weights: a lower word error rate on the sample (17.3% against
-    /// 21.0%), about 3.4× slower on this AVX2 machine (11.9 s against 3.5 s on the sample).
+    /// whisper.cpp with q8_0 weights: 17.3% word error rate on the sample, about 3.4× slower on
+    /// this AVX2 machine (11.9 s against 3.5 s on the sample).
     WhisperCpp,
     /// Our own decoder on ONNX Runtime (fp32 encoder, int8 decoder): the default. Faster than
-    /// faster-whisper on the same model here, word times close to its own, and its word error
-    /// rate on the sample (21.0%; docs/asr-onnx.md).
+    /// faster-whisper on the same model here, word times close to its own; text-only decoding
+    /// at beam 8 reads the sample at 13.6% (faster-whisper: 21.0%; docs/asr-onnx.md).
     #[default]
     Onnx,
 }
@@ -199,6 +199,7 @@ impl Backends for OfflineBackends {
                     "window_ms": s.max_window_ms,
                     "pause_ms": s.pause_ms,
                     "fallback": s.fallback,
+                    "timestamps": s.timestamps,
                 })
             }
             "transcribe" => {

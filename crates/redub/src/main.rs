@@ -51,8 +51,8 @@ enum Command {
         #[arg(long, default_value = "separate", value_name = "MODE")]
         background: redub_pipeline::Background,
         /// Whisper runtime: `onnx` (default: about 3.4× faster than whisper.cpp here, word times
-        /// close to faster-whisper's) or `whisper-cpp` (a lower word error rate on the sample,
-        /// 17.3% against 21.0%; docs/asr-onnx.md).
+        /// close to faster-whisper's, 13.6% word error rate on the sample) or `whisper-cpp`
+        /// (17.3% on the sample; docs/asr-onnx.md).
         #[arg(long, default_value = "onnx", value_name = "RUNTIME")]
         asr: redub_pipeline::Asr,
         /// Folder for job folders (default: `$REDUB_HOME/jobs`, i.e. `~/.cache/redub/jobs`).

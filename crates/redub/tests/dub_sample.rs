@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The source transcript's word error rate on the sample, at most (see its use).
-const SOURCE_WER_BAR: f64 = 0.22;
+const SOURCE_WER_BAR: f64 = 0.165;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -91,9 +91,10 @@ fn dubs_the_sample_clip_end_to_end() {
         wer.rate() * 100.0,
         wer.reference_words
     );
-    // The default runtime (ONNX) reads the sample as faster-whisper does, 21.0%; whisper.cpp's
-    // 17.3% is held by redub-asr's whisper_sample test. The bar is the ONNX backend's own
-    // (onnx_sample.rs): a decoding change that loses words fails here.
+    // The default runtime (ONNX, text-only decoding at beam 8) reads the MP4's track at 16.0%
+    // (13 errors; sample.wav: 13.6%), faster-whisper at 21.0%; whisper.cpp's 17.3% is held by
+    // redub-asr's whisper_sample test. The bar is the ONNX backend's own (onnx_sample.rs): a
+    // decoding change that loses words fails here.
     assert!(wer.rate() <= SOURCE_WER_BAR, "WER {:.3}", wer.rate());
 
     // Two people speak in the call: the dub finds them and gives each a voice of their own.

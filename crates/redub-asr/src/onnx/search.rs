@@ -1,5 +1,6 @@
 //! Whisper's decoding rules and search over the decoder graph: the suppressed tokens, the
-//! timestamp rules, beam search (beam 5 as faster-whisper and Whisper's reference decoder),
+//! timestamp rules (or none, for text-only decoding), beam search (beam 8 by default; see
+//! `OnnxWhisperSettings::beam_size`),
 //! sampling for the temperature fallback, and language detection.
 
 use super::model::{Cross, Sessions};
@@ -19,6 +20,8 @@ pub struct Rules {
     suppress_begin: Vec<u32>,
     eot: u32,
     ts_begin: u32,
+    /// Timestamp tokens are decoded (Whisper's default); off: text only, after `<|notimestamps|>`.
+    timestamps: bool,
 }
 
 impl Rules {
@@ -27,7 +30,23 @@ impl Rules {
         suppress.extend(s.sot..s.timestamp_begin); // languages, tasks, no-speech, no-timestamps
         suppress.sort_unstable();
         suppress.dedup();
-        Self { suppress, suppress_begin: suppress_begin.to_vec(), eot: s.eot, ts_begin: s.timestamp_begin }
+        Self {
+            suppress,
+            suppress_begin: suppress_begin.to_vec(),
+            eot: s.eot,
+            ts_begin: s.timestamp_begin,
+            timestamps: true,
+        }
+    }
+
+    /// The same rules for a decoding without timestamp tokens.
+    pub fn without_timestamps(mut self) -> Self {
+        self.timestamps = false;
+        self
+    }
+
+    pub fn timestamps(&self) -> bool {
+        self.timestamps
     }
 
     /// Log-probabilities of the next token after `seq` (the tokens sampled so far, without the
@@ -39,6 +58,17 @@ impl Rules {
             if let Some(x) = logits.get_mut(t as usize) {
                 *x = f32::NEG_INFINITY;
             }
+        }
+        if !self.timestamps {
+            logits[ts..].fill(f32::NEG_INFINITY);
+            if seq.is_empty() {
+                for &t in &self.suppress_begin {
+                    if let Some(x) = logits.get_mut(t as usize) {
+                        *x = f32::NEG_INFINITY;
+                    }
+                }
+            }
+            return log_softmax(logits);
         }
         if seq.is_empty() {
             for &t in &self.suppress_begin {
@@ -461,6 +491,21 @@ mod tests {
         }
         let a = allowed(&r.logprobs(&mut logits, &[20, 1]));
         assert!(a.iter().all(|&t| t >= 20), "{a:?}");
+    }
+
+    #[test]
+    fn text_only_decoding_never_gives_a_timestamp() {
+        let r = Rules::new(&[3], &[10], &specials()).without_timestamps();
+        assert!(!r.timestamps());
+        // Timestamps far likelier than text: still text (the mass rule is off), and at the
+        // first token neither end-of-text nor a suppressed token.
+        let row = || (0..116).map(|i| if i >= 16 { 5.0 } else { 0.0 }).collect::<Vec<f32>>();
+        assert_eq!(allowed(&r.logprobs(&mut row(), &[])), vec![0, 1, 2, 4, 5, 6, 7, 8, 9]);
+        // Later, end-of-text is allowed; the probabilities are over what is left.
+        let lp = r.logprobs(&mut row(), &[1, 2]);
+        assert_eq!(allowed(&lp), vec![0, 1, 2, 4, 5, 6, 7, 8, 9, 10]);
+        let total: f32 = lp.iter().filter(|v| v.is_finite()).map(|v| v.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-5, "{total}");
     }
 
     #[test]
