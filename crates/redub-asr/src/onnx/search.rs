@@ -45,6 +45,7 @@ impl Rules {
         self
     }
 
+    /// Whether timestamp tokens are decoded (the prompt then lacks `<|notimestamps|>`).
     pub fn timestamps(&self) -> bool {
         self.timestamps
     }
@@ -59,23 +60,18 @@ impl Rules {
                 *x = f32::NEG_INFINITY;
             }
         }
-        if !self.timestamps {
-            logits[ts..].fill(f32::NEG_INFINITY);
-            if seq.is_empty() {
-                for &t in &self.suppress_begin {
-                    if let Some(x) = logits.get_mut(t as usize) {
-                        *x = f32::NEG_INFINITY;
-                    }
-                }
-            }
-            return log_softmax(logits);
-        }
         if seq.is_empty() {
             for &t in &self.suppress_begin {
                 if let Some(x) = logits.get_mut(t as usize) {
                     *x = f32::NEG_INFINITY;
                 }
             }
+        }
+        if !self.timestamps {
+            logits[ts..].fill(f32::NEG_INFINITY);
+            return log_softmax(logits);
+        }
+        if seq.is_empty() {
             // The first token is a timestamp, at most 1 s into the window.
             logits[..ts].fill(f32::NEG_INFINITY);
             logits[(ts + MAX_INITIAL_TIMESTAMP as usize + 1).min(n)..].fill(f32::NEG_INFINITY);
