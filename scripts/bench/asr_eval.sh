@@ -31,12 +31,14 @@ declare -A LANGS=([sample]=en [allison]=en [june]=fr [carlo]=it [menardi]=it [iv
 for v in allison june carlo menardi ivrvoiceru; do
   # The reference: each prompt's text, in the order the fixture's .txt lists them.
   python3 - "$ROOT/fixtures/voices/$v.txt" "deb/core-sounds-${LANGS[$v]}.txt" >"$v.ref" <<'EOF'
-import sys
+import re, sys
 texts = {}
 for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
     if ":" in line:
         key, text = line.split(":", 1)
-        texts[key.strip()] = text.strip()
+        # A few lines hold several entries ("... attivi. confbridge-mute-in: Per ..." in the
+        # Italian file): the recording speaks only the first.
+        texts[key.strip()] = re.split(r"\s[a-z0-9_]+-[a-z0-9_-]+:\s", text)[0].strip()
 parts = []
 for line in open(sys.argv[1], encoding="utf-8"):
     if line.startswith("#") or not line.strip():

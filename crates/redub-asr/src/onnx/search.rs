@@ -229,7 +229,8 @@ fn beam(
     let mut finished: Vec<Hyp> = Vec::new();
     let mut kv = kv.select(&vec![0; live.len()])?;
     if let Some(i) = live.iter().position(|h| h.tokens[0] == eot) {
-        // Cannot happen (the first token is a timestamp), but never feed end-of-text on.
+        // Cannot happen (the first token is a timestamp, or text: end-of-text is in
+        // `suppress_begin`), but never feed end-of-text on.
         finished.push(Hyp { tokens: Vec::new(), ..live.remove(i) });
         kv = kv.select(&(0..live.len()).collect::<Vec<_>>())?;
     }
