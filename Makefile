@@ -25,15 +25,20 @@ BIN := $(CARGO_TARGET_DIR)/debug/redub
 setup:
 	@scripts/setup.sh
 
+# Every target of the workspace (binaries, tests, examples, benches) in one cargo call: the
+# features cargo unifies then are the test suite's (dev-dependencies included), so `make test`
+# and `make bench` after `make demo` compile nothing again. (`cargo build -p redub -p redub-llm`
+# resolved features without the dev-dependencies, and the tests then built llama.cpp and most of
+# the workspace a second time.)
 build: setup
-	$(CARGO) build -p redub -p redub-llm
+	$(CARGO) build --workspace --all-targets
 
 demo: build
 	$(BIN) dub examples/sample.mp4 --to es -o examples/sample.es.mp4
 	@echo "Dubbed: examples/sample.es.mp4 (subtitles beside it)"
 	@echo "The studio: run '$(BIN) serve' and open http://127.0.0.1:8080/ (docs/studio.md)"
 
-test: setup
+test: build
 	$(CARGO) test --workspace -- --test-threads 1 --show-output
 	cd web && npm test --silent
 
@@ -51,7 +56,6 @@ clean-jobs:
 # the binary `build` makes, per stage, next to faster-whisper on the same audio; writes
 # bench/RESULTS.md. Settings (BENCH_SECS, BENCH_INPUTS, ...) are listed in scripts/bench.sh.
 bench: build
-	$(CARGO) build -p redub-pipeline --example render_bench
 	@BIN="$(BIN)" RENDER_BIN="$(CARGO_TARGET_DIR)/debug/examples/render_bench" scripts/bench.sh
 
 # Criterion benches of the DSP (mix, stretch, PSOLA, resample, loudness, limiter), built with the
