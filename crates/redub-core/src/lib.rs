@@ -17,7 +17,7 @@ pub use chat::{ChatMessage, ChatModel, ChatOptions, Role};
 pub use error::{Error, Result};
 pub use event::{now_ms, Event};
 pub use traits::{
-    ContextLine, Ctx, Diarizer, SpeakerEmbedder, SpeechSeparator, Synthesizer, Transcriber, Translation,
+    ContextLine, Ctx, Diarizer, LengthPlan, SpeakerEmbedder, SpeechSeparator, Synthesizer, Transcriber, Translation,
     TranslationItem, TranslationWindow, Translator, VoiceActivityDetector, VoiceCloner,
 };
 pub use transcript::{add_flags, Flag, Segment, Span, Turn, Word};

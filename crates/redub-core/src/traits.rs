@@ -159,6 +159,38 @@ pub trait Synthesizer {
 
     /// The voices this engine can use for `lang`, best first.
     fn voices(&self, lang: &str) -> Vec<String>;
+
+    /// How long `text` will be at any speed, known without speaking it, where the engine can
+    /// tell (Kokoro: its duration predictor); `None` where it cannot (a service, a stand-in).
+    fn plan(&mut self, _text: &str, _lang: &str, _voice: &str) -> Result<Option<LengthPlan>> {
+        Ok(None)
+    }
+}
+
+/// A take's length as the engine will make it, before it is made: per model call, each
+/// token's duration in frames at speed 1. At `speed` a token lasts `max(1, round(d / speed))`
+/// frames (round half to even, as ONNX's `Round`): lengths are whole frames, so they do not
+/// scale as 1/speed exactly.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LengthPlan {
+    /// One entry per model call: the durations of its tokens that the take keeps once its
+    /// silent edges are trimmed.
+    pub pieces: Vec<Vec<f32>>,
+    pub frame_ms: f64,
+    /// Silence put between two pieces, in ms.
+    pub gap_ms: u64,
+    /// The speeds the engine accepts; others are clamped to them, as its `synthesize` does.
+    pub speed_range: (f32, f32),
+}
+
+impl LengthPlan {
+    /// The take's length at `speed` in ms.
+    pub fn ms_at(&self, speed: f32) -> u64 {
+        let speed = speed.clamp(self.speed_range.0, self.speed_range.1);
+        let frames: f64 = self.pieces.iter().flatten().map(|d| f64::from((d / speed).round_ties_even().max(1.0))).sum();
+        let gaps = self.gap_ms * self.pieces.len().saturating_sub(1) as u64;
+        (frames * self.frame_ms).round() as u64 + gaps
+    }
 }
 
 /// Describes a voice as a vector, so that two recordings can be compared by cosine (the offline
@@ -177,4 +209,29 @@ pub trait VoiceCloner {
 
     /// Delete a voice this cloner made. Deleting a voice that is already gone is not an error.
     fn delete_voice(&mut self, id: &str) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LengthPlan;
+
+    #[test]
+    fn a_plan_counts_whole_frames_at_each_speed() {
+        let plan = LengthPlan {
+            pieces: vec![vec![2.0, 3.0], vec![21.0]],
+            frame_ms: 25.0,
+            gap_ms: 150,
+            speed_range: (0.5, 2.0),
+        };
+        // 2 + 3 + 21 frames and one gap between the two pieces.
+        assert_eq!(plan.ms_at(1.0), 26 * 25 + 150);
+        // At 1.5: 2/1.5 → 1, 3/1.5 → 2, 21/1.5 → 14: whole frames, not 1/speed of the length.
+        assert_eq!(plan.ms_at(1.5), 17 * 25 + 150);
+        // Half to even, as ONNX's Round: at 2.0, 3 → 1.5 → 2 and 21 → 10.5 → 10.
+        assert_eq!(plan.ms_at(2.0), (1 + 2 + 10) * 25 + 150);
+        // Never below one frame.
+        assert_eq!(LengthPlan { pieces: vec![vec![0.2, 0.2]], ..plan.clone() }.ms_at(2.0), 2 * 25);
+        assert_eq!(plan.ms_at(10.0), plan.ms_at(2.0), "clamped as the engine clamps");
+        assert_eq!(LengthPlan { pieces: vec![], ..plan }.ms_at(1.0), 0);
+    }
 }

@@ -191,6 +191,11 @@ pub struct Fitted {
 /// second only corrects it, when the first ran over the slot or came out much shorter than it
 /// ([`TOO_FAST`]). On the 10-minute bench input's 129 lines this spoke a fifth less audio for the
 /// same fit (docs/voices.md, "Engine speed").
+///
+/// An engine that can [`plan`](Synthesizer::plan) a line (Kokoro) is not guessed at: its plan
+/// gives the take's length at every speed before it is spoken, so the first take is at the
+/// slowest speed whose planned length fits ([`planned_speed`]), and the estimate is not used.
+/// On the sample this spoke each of its 9 lines once, where estimates took 13 takes.
 pub fn fit_with_engine(
     tts: &mut dyn Synthesizer,
     line: (&str, Option<usize>),
@@ -210,14 +215,21 @@ pub fn fit_with_engine(
         let samples = redub_dsp::tighten_pauses(&a.samples, a.rate, over);
         Audio::new(a.rate, samples)
     };
-    let first = match expected_ms {
-        Some(e) if e as f64 > PREDICT_OVER * slot_ms as f64 => {
+    let plan = tts.plan(text, lang, voice)?;
+    let first = match (&plan, expected_ms) {
+        (Some(plan), _) => planned_speed(plan, slot_ms, pace_cap(plan.ms_at(1.0), syllables, lang)),
+        (None, Some(e)) if e as f64 > PREDICT_OVER * slot_ms as f64 => {
             (e as f64 / (slot_ms as f64 * AIM)).clamp(1.0, pace_cap(e, syllables, lang))
         }
         _ => 1.0,
     };
     let raw = tts.synthesize(text, lang, voice, first as f32)?;
-    let natural_ms = (raw.duration_ms() as f64 * first).round() as u64;
+    // The engine's own plan knows the natural length; otherwise it is inferred from the take
+    // as if its length scaled as 1/speed.
+    let natural_ms = match &plan {
+        Some(p) => p.ms_at(1.0),
+        None => (raw.duration_ms() as f64 * first).round() as u64,
+    };
     let speech_ms = raw.duration_ms().saturating_sub(redub_dsp::pause_ms(&raw.samples, raw.rate));
     let cap = pace_cap((speech_ms as f64 * first) as u64, syllables, lang).max(first);
     let mut spoken = vec![(first, tighten(raw))];
@@ -243,6 +255,18 @@ pub fn fit_with_engine(
     let takes = spoken.len() as u32;
     let (speed, audio) = keep(spoken, slot_ms);
     Ok(Fitted { audio, speed: speed as f32, takes, natural_ms })
+}
+
+/// The first take's speed for a line the engine has planned: natural when its natural length is
+/// within [`PREDICT_OVER`] of the slot (its pauses may give the rest), else the slowest speed,
+/// in steps of 0.01 up to `cap`, whose planned length is within [`AIM`] × the slot.
+fn planned_speed(plan: &redub_core::LengthPlan, slot_ms: u64, cap: f64) -> f64 {
+    if plan.ms_at(1.0) as f64 <= PREDICT_OVER * slot_ms as f64 {
+        return 1.0;
+    }
+    let aim = slot_ms as f64 * AIM;
+    let steps = ((cap - 1.0) / 0.01).round().max(0.0) as u32;
+    (1..=steps).map(|k| 1.0 + f64::from(k) * 0.01).find(|&s| plan.ms_at(s as f32) as f64 <= aim).unwrap_or(cap)
 }
 
 /// How far over its slot a take may be and still be kept: a natural first take must fit
@@ -342,6 +366,57 @@ mod tests {
         fn voices(&self, _lang: &str) -> Vec<String> {
             vec!["v".into()]
         }
+    }
+
+    /// The narrator with its plan: each syllable 8 frames of 25 ms, each pause 18, as its
+    /// `synthesize` speaks them (exponent 1).
+    struct Planned(Narrator);
+
+    impl Synthesizer for Planned {
+        fn synthesize(&mut self, text: &str, lang: &str, voice: &str, speed: f32) -> Result<Audio> {
+            self.0.synthesize(text, lang, voice, speed)
+        }
+        fn voices(&self, lang: &str) -> Vec<String> {
+            self.0.voices(lang)
+        }
+        fn plan(&mut self, _text: &str, _lang: &str, _voice: &str) -> Result<Option<redub_core::LengthPlan>> {
+            let mut frames = Vec::new();
+            for i in 0..self.0.syllables {
+                frames.push(8.0);
+                if i % 4 == 3 && i + 1 < self.0.syllables {
+                    frames.push(18.0);
+                }
+            }
+            Ok(Some(redub_core::LengthPlan {
+                pieces: vec![frames],
+                frame_ms: 25.0,
+                gap_ms: 0,
+                speed_range: (0.5, 2.0),
+            }))
+        }
+    }
+
+    #[test]
+    fn a_planned_line_is_spoken_once_at_the_slowest_speed_that_fits() {
+        // 8 syllables and a pause: 2 050 ms at natural speed.
+        let natural = natural_ms(8);
+        for shrink in [1.1, 1.2, 1.35, 1.45] {
+            let slot = (natural as f64 / shrink) as u64;
+            // A wrong estimate does not matter when the engine plans.
+            let mut p = Planned(narrator(8, 1.0));
+            let f = fit_with_engine(&mut p, ("", Some(8)), "es", "v", slot, CALLS, Some(natural / 2)).unwrap();
+            assert_eq!(p.0.asked.len(), 1, "×{shrink}: one take: {:?}", p.0.asked);
+            let ratio = f.audio.duration_ms() as f64 / slot as f64;
+            assert!((TOO_FAST..=CLOSE_ENOUGH).contains(&ratio), "×{shrink}: {ratio:.3} at {:?}", p.0.asked);
+            // The slowest that fits: 0.01 slower would not.
+            let plan = p.plan("", "es", "v").unwrap().unwrap();
+            assert!(plan.ms_at(f.speed - 0.01) as f64 > slot as f64 * AIM, "×{shrink}: {} not the slowest", f.speed);
+            assert_eq!(f.natural_ms, plan.ms_at(1.0), "the natural length is the plan's");
+        }
+        // A line that fits is spoken at natural speed, also when the estimate says it will not.
+        let mut p = Planned(narrator(8, 1.0));
+        fit_with_engine(&mut p, ("", Some(8)), "es", "v", natural + 50, CALLS, Some(natural * 2)).unwrap();
+        assert_eq!(p.0.asked, [1.0]);
     }
 
     fn natural_ms(syllables: usize) -> u64 {

@@ -2,7 +2,7 @@
 
 use crate::phonemize::{self, TIE};
 use redub_core::paths::model_file;
-use redub_core::{Audio, Error, Result, Synthesizer};
+use redub_core::{Audio, Error, LengthPlan, Result, Synthesizer};
 use redub_onnx::ort::value::Tensor;
 use redub_onnx::Session;
 use std::collections::HashMap;
@@ -20,6 +20,12 @@ const STYLE_DIM: usize = 256;
 const STYLE_ROWS: usize = 510;
 /// Most phoneme ids in one model call: the model has 512 positions, two go to the pad tokens.
 const MAX_IDS: usize = 510;
+/// One frame of Kokoro's decoder: 600 samples at 24 kHz.
+const FRAME_MS: f64 = 25.0;
+/// Kokoro gives a piece's last sound a long duration (about 22 frames in the sample's lines)
+/// that ends in silence, which the trimming removes; about this many frames of it sound
+/// (measured on the sample's lines: 5.9 and 6.1).
+const LAST_SOUND_FRAMES: f32 = 6.0;
 /// Pause put between pieces of a text too long for one call.
 const PIECE_GAP_MS: u64 = 150;
 /// Kokoro's quality falls off outside this range; requests beyond it are clamped.
@@ -55,6 +61,11 @@ pub struct Kokoro {
     /// read only cached probes with it.
     session: Option<Session>,
     model: std::path::PathBuf,
+    /// The duration predictor cut out of the model at setup (scripts/kokoro_durations.py), for
+    /// [`Synthesizer::plan`]; made on first use like `session`. `None` in a models folder made
+    /// before it existed: lines are then fitted by measuring takes.
+    durations: Option<Session>,
+    durations_model: Option<std::path::PathBuf>,
     threads: usize,
     vocab: HashMap<char, i64>,
     /// Voice name → its `[STYLE_ROWS, STYLE_DIM]` style table, in `voices.json` order.
@@ -93,7 +104,8 @@ impl Kokoro {
         // never pays for it), but a missing runtime library should fail here, when the engine is
         // chosen, and loading it is only a dlopen.
         redub_onnx::environment()?;
-        Ok(Self { session: None, model, threads, vocab, voices })
+        let durations_model = model_file("kokoro/kokoro-durations.onnx", "Kokoro duration predictor").ok();
+        Ok(Self { session: None, model, threads, durations: None, durations_model, vocab, voices })
     }
 
     /// Whether Kokoro is the engine for `lang` (its primary subtag, so `pt-br` counts).
@@ -126,11 +138,7 @@ impl Kokoro {
             Some(ref mut s) => s,
             None => self.session.insert(redub_onnx::session(&self.model, self.threads)?),
         };
-        let mut tokens = Vec::with_capacity(ids.len() + 2);
-        tokens.push(0);
-        tokens.extend_from_slice(ids);
-        tokens.push(0);
-        let tokens = Tensor::from_array(([1usize, tokens.len()], tokens)).map_err(fail)?;
+        let tokens = Tensor::from_array(([1usize, ids.len() + 2], padded(ids))).map_err(fail)?;
         let style = Tensor::from_array(([1usize, STYLE_DIM], style)).map_err(fail)?;
         let speed = Tensor::from_array(([1usize], vec![speed])).map_err(fail)?;
         let outputs = session
@@ -147,43 +155,60 @@ impl Synthesizer for Kokoro {
     /// 0.5–2.0. Text too long for one model call is spoken in pieces cut at sentence, clause or
     /// word boundaries and joined with 150 ms pauses.
     fn synthesize(&mut self, text: &str, lang: &str, voice: &str, speed: f32) -> Result<Audio> {
-        let style = match voice {
-            "" => 0,
-            v => self.voices.iter().position(|(n, _)| n == v).ok_or_else(|| {
-                Error::Unsupported(format!("Kokoro has no voice '{v}'; it has {}", self.voice_names().join(", ")))
-            })?,
-        };
         if !speed.is_finite() || speed <= 0.0 {
             return Err(Error::backend("kokoro", format!("speed must be a positive number, got {speed}")));
         }
         let speed = speed.clamp(SPEED_RANGE.0, SPEED_RANGE.1);
-        // A line of only punctuation ("…") has nothing to say.
-        if !text.chars().any(char::is_alphanumeric) {
-            return Ok(Audio::new(RATE, Vec::new()));
-        }
-        let ids = self.ids(text, lang)?;
-        if ids.iter().all(|id| self.is_punct(*id)) {
-            return Err(Error::Unsupported(format!("Kokoro: nothing pronounceable in {text:?} ({lang})")));
-        }
-        // The voice table has one style per utterance length (in phonemes); pick each piece's
-        // row up front so the table is not borrowed during the model calls.
-        let table = &self.voices[style].1;
-        let calls: Vec<(&[i64], Vec<f32>)> = pieces(&ids, MAX_IDS, |id| self.punct_rank(id))
-            .into_iter()
-            .map(|piece| {
-                let row = piece.len().min(STYLE_ROWS - 1);
-                (piece, table[row * STYLE_DIM..(row + 1) * STYLE_DIM].to_vec())
-            })
-            .collect();
+        let Some(calls) = self.calls(text, lang, voice)? else { return Ok(Audio::new(RATE, Vec::new())) };
         let mut samples = Vec::new();
         for (piece, row) in calls {
-            let wave = self.infer(piece, row, speed)?;
+            let wave = self.infer(&piece, row, speed)?;
             if !samples.is_empty() && !wave.is_empty() {
                 samples.extend(Audio::silence(RATE, PIECE_GAP_MS).samples);
             }
             samples.extend(wave);
         }
         Ok(Audio::new(RATE, samples))
+    }
+
+    /// The durations Kokoro's predictor gives each token of each model call `synthesize` would
+    /// make: one small model run per call, a few percent of speaking it.
+    fn plan(&mut self, text: &str, lang: &str, voice: &str) -> Result<Option<LengthPlan>> {
+        let Some(path) = self.durations_model.clone() else { return Ok(None) };
+        let Some(calls) = self.calls(text, lang, voice)? else { return Ok(None) };
+        let fail = |e: redub_onnx::ort::Error| Error::backend("kokoro", e);
+        // What a take keeps once its silent edges are trimmed: not the pad tokens, nor the
+        // pauses of leading or trailing punctuation and spaces.
+        let kept: Vec<Option<(usize, usize)>> = calls
+            .iter()
+            .map(|(piece, _)| {
+                let sounding = |k: &usize| !self.is_punct(piece[*k]);
+                Some(((0..piece.len()).find(sounding)?, (0..piece.len()).rfind(sounding)?))
+            })
+            .collect();
+        let session = match self.durations {
+            Some(ref mut s) => s,
+            // One thread: it is a small model, and the synthesis threads keep the cores busy.
+            None => self.durations.insert(redub_onnx::session(&path, 1)?),
+        };
+        let mut pieces = Vec::with_capacity(calls.len());
+        for ((piece, row), kept) in calls.into_iter().zip(kept) {
+            let Some((a, b)) = kept else { continue };
+            let tokens = Tensor::from_array(([1usize, piece.len() + 2], padded(&piece))).map_err(fail)?;
+            let style = Tensor::from_array(([1usize, STYLE_DIM], row)).map_err(fail)?;
+            let outputs = session.run(redub_onnx::ort::inputs!["tokens" => tokens, "style" => style]).map_err(fail)?;
+            let d = outputs
+                .values()
+                .next()
+                .ok_or_else(|| Error::backend("kokoro", "the duration model returned no output"))?;
+            let (_, d) = d.try_extract_tensor::<f32>().map_err(fail)?;
+            let mut kept = d.get(a + 1..=b + 1).unwrap_or_default().to_vec();
+            if let Some(last) = kept.last_mut() {
+                *last = last.min(LAST_SOUND_FRAMES);
+            }
+            pieces.push(kept);
+        }
+        Ok(Some(LengthPlan { pieces, frame_ms: FRAME_MS, gap_ms: PIECE_GAP_MS, speed_range: SPEED_RANGE }))
     }
 
     fn voices(&self, lang: &str) -> Vec<String> {
@@ -196,6 +221,35 @@ impl Synthesizer for Kokoro {
 }
 
 impl Kokoro {
+    /// The model calls that speak `text` in `voice`: each piece's ids and its style row;
+    /// `None` for a text with nothing to say ("…").
+    #[allow(clippy::type_complexity)]
+    fn calls(&self, text: &str, lang: &str, voice: &str) -> Result<Option<Vec<(Vec<i64>, Vec<f32>)>>> {
+        let style = match voice {
+            "" => 0,
+            v => self.voices.iter().position(|(n, _)| n == v).ok_or_else(|| {
+                Error::Unsupported(format!("Kokoro has no voice '{v}'; it has {}", self.voice_names().join(", ")))
+            })?,
+        };
+        if !text.chars().any(char::is_alphanumeric) {
+            return Ok(None);
+        }
+        let ids = self.ids(text, lang)?;
+        if ids.iter().all(|id| self.is_punct(*id)) {
+            return Err(Error::Unsupported(format!("Kokoro: nothing pronounceable in {text:?} ({lang})")));
+        }
+        // The voice table has one style per utterance length (in phonemes).
+        let table = &self.voices[style].1;
+        let calls = pieces(&ids, MAX_IDS, |id| self.punct_rank(id))
+            .into_iter()
+            .map(|piece| {
+                let row = piece.len().min(STYLE_ROWS - 1);
+                (piece.to_vec(), table[row * STYLE_DIM..(row + 1) * STYLE_DIM].to_vec())
+            })
+            .collect();
+        Ok(Some(calls))
+    }
+
     fn id_of(&self, c: char) -> Option<i64> {
         self.vocab.get(&c).copied()
     }
@@ -222,6 +276,15 @@ impl Kokoro {
 
 /// Cut `ids` into pieces of at most `max`, each ending at the best break `rank` offers in its
 /// last three quarters (so no piece is tiny), or at `max` when there is none.
+/// `ids` between the pad token (0) at either end, as the model takes them.
+fn padded(ids: &[i64]) -> Vec<i64> {
+    let mut tokens = Vec::with_capacity(ids.len() + 2);
+    tokens.push(0);
+    tokens.extend_from_slice(ids);
+    tokens.push(0);
+    tokens
+}
+
 fn pieces(ids: &[i64], max: usize, rank: impl Fn(i64) -> u8) -> Vec<&[i64]> {
     let mut out = Vec::new();
     let mut rest = ids;

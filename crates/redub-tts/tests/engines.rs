@@ -36,6 +36,30 @@ fn kokoro_speaks_spanish() {
 }
 
 #[test]
+fn kokoro_plans_the_length_of_a_take_before_speaking_it() {
+    let mut k = kokoro();
+    // Lines of the sample's dub: one word, a short sentence, two sentences with commas.
+    let lines = ["Hola. Hola.", "No te conocí era allí.", SENTENCE, "Vale, pensé, sabes. Esto es Diane en New Jersey."];
+    let (mut under, mut over) = (0.0f64, 0.0f64);
+    for line in lines {
+        let plan = k.plan(line, "es", "jf_tebukuro").unwrap().expect("Kokoro plans its takes (make setup)");
+        for speed in [1.0f32, 1.3, 1.45] {
+            let planned = plan.ms_at(speed);
+            let spoken = k.synthesize(line, "es", "jf_tebukuro", speed).unwrap().duration_ms();
+            let error = planned as f64 / spoken as f64 - 1.0;
+            println!("{line:?} at {speed}: planned {planned} ms, spoken {spoken} ms ({:+.1}%)", error * 100.0);
+            (under, over) = (under.min(error), over.max(error));
+        }
+    }
+    // Frames are exact; what the trimming keeps of the last sound is measured
+    // (LAST_SOUND_FRAMES). A plan a little long is safe (the take fits, a little fast); one
+    // short would overrun its slot.
+    println!("plan errors: {:+.1}% to {:+.1}%", under * 100.0, over * 100.0);
+    assert!(under > -0.03 && over < 0.08, "plan errors {:+.1}% to {:+.1}%", under * 100.0, over * 100.0);
+    assert_eq!(k.plan("…", "es", "").unwrap(), None, "nothing to say, nothing to plan");
+}
+
+#[test]
 fn kokoro_speed_shortens() {
     let mut k = kokoro();
     let normal = k.synthesize(SENTENCE, "es", "jf_alpha", 1.0).unwrap().duration_ms();
