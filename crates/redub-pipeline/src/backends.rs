@@ -234,7 +234,9 @@ impl Backends for OfflineBackends {
                 })
             }
             "synthesize" => {
-                serde_json::json!({ "backend": "kokoro|espeak-ng", "model": model_id("kokoro/kokoro-v1.0.int8.onnx") })
+                // The graph the engine picks on this CPU: the two speak the same lines a little differently.
+                let graph = redub_tts::kokoro::graph().unwrap_or(redub_tts::kokoro::GRAPH_INT8);
+                serde_json::json!({ "backend": "kokoro|espeak-ng", "model": model_id(graph) })
             }
             _ => serde_json::Value::Null,
         }

@@ -59,6 +59,57 @@ fn kokoro_plans_the_length_of_a_take_before_speaking_it() {
     assert_eq!(k.plan("…", "es", "").unwrap(), None, "nothing to say, nothing to plan");
 }
 
+/// Log RMS per 10 ms: where the speech is loud and where it pauses.
+fn envelope(a: &Audio) -> Vec<f64> {
+    let hop = (a.rate / 100) as usize;
+    a.samples
+        .chunks(hop)
+        .map(|c| (c.iter().map(|&x| (x * x) as f64).sum::<f64>() / c.len() as f64 + 1e-8).ln())
+        .collect()
+}
+
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let (ma, mb) = (a.iter().sum::<f64>() / n as f64, b.iter().sum::<f64>() / n as f64);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+#[test]
+fn kokoro_vnni_graph_speaks_as_the_int8_graph_does() {
+    use redub_tts::kokoro::{cpu_has_vnni, graph, GRAPH_INT8, GRAPH_VNNI};
+    let mut int8 = Kokoro::load_graph(GRAPH_INT8, 1).unwrap();
+    let mut vnni = Kokoro::load_graph(GRAPH_VNNI, 1).expect("setup makes the VNNI graph (make setup)");
+    let take = |k: &mut Kokoro, voice: &str| {
+        k.synthesize(SENTENCE, "es", voice, 1.0).unwrap(); // the session's first run builds it
+        let t = Instant::now();
+        let a = k.synthesize(SENTENCE, "es", voice, 1.0).unwrap();
+        (a, t.elapsed().as_secs_f64())
+    };
+    let (a, ta) = take(&mut int8, "jf_alpha");
+    let (b, tb) = take(&mut vnni, "jf_alpha");
+    let (other, _) = take(&mut int8, "jm_kumo");
+    let same = correlation(&envelope(&a), &envelope(&b));
+    let voice = correlation(&envelope(&a), &envelope(&other));
+    println!(
+        "int8 graph {ta:.2} s, vnni graph {tb:.2} s for {} ms (VNNI on this CPU: {}); loudness envelope \
+         correlation with the int8 take: vnni {same:.4}, another voice {voice:.3}",
+        a.duration_ms(),
+        cpu_has_vnni()
+    );
+    assert_ne!(a.samples, b.samples, "two graphs, two computations");
+    // The same durations (the predictor's convolutions are the same integer products) …
+    assert!(a.duration_ms().abs_diff(b.duration_ms()) <= 50, "{} ms against {} ms", a.duration_ms(), b.duration_ms());
+    // … and the same speech: far closer to the int8 take than another voice reading the line.
+    assert!(same > 0.9 && same > voice, "envelope correlation {same:.3} (another voice: {voice:.3})");
+    if cpu_has_vnni() && std::env::var_os(redub_tts::kokoro::GRAPH_ENV).is_none() {
+        assert_eq!(graph().unwrap(), GRAPH_VNNI, "a CPU with VNNI speaks with the VNNI graph");
+    }
+}
+
 #[test]
 fn kokoro_speed_shortens() {
     let mut k = kokoro();
