@@ -32,6 +32,17 @@ pub trait Backends {
         to: &str,
     ) -> Result<Box<dyn Translator>>;
     fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>>;
+    /// The engine that reads the stock voices' probes and measures their speaking rate (07-voices
+    /// and 06-translate), and what the probe cache is keyed by. Default: the job's own engine.
+    /// Offline it is Kokoro's int8 graph on every CPU, so which voice a speaker gets does not
+    /// depend on whether the CPU has VNNI: the choice's margins are within what another exact
+    /// computation of the same voice moves them (bench/RESULTS.md, 2026-12-04).
+    fn probe_synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>> {
+        self.synthesizer(lang)
+    }
+    fn probe_identity(&self) -> serde_json::Value {
+        self.identity("synthesize")
+    }
     /// Engines that speak lines side by side, each on its own core; fewer than two: lines are
     /// spoken one at a time by [`synthesizer`](Self::synthesizer) (the default).
     fn parallel_synthesizers(&self, _lang: &str) -> Result<Vec<Box<dyn Synthesizer + Send>>> {
@@ -151,6 +162,14 @@ impl Backends for OfflineBackends {
     fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>> {
         let engine = redub_tts::engine_for(lang)?;
         Ok(engine)
+    }
+
+    fn probe_synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>> {
+        Ok(redub_tts::probe_engine_for(lang)?)
+    }
+
+    fn probe_identity(&self) -> serde_json::Value {
+        serde_json::json!({ "backend": "kokoro|espeak-ng", "model": model_id(redub_tts::kokoro::GRAPH_INT8) })
     }
 
     fn embedder(&self) -> Result<Option<Box<dyn SpeakerEmbedder>>> {

@@ -35,6 +35,16 @@ pub fn engines_for(lang: &str, n: usize) -> Result<Vec<Box<dyn Synthesizer + Sen
     (0..n).map(|_| engine_with_threads(lang, 1)).collect()
 }
 
+/// The engine that reads voice probes and measures speaking rates: [`engine_for`], except that
+/// Kokoro reads with its int8 graph on every CPU ([`kokoro::GRAPH_INT8`]), so what is measured
+/// with it is the same on every machine.
+pub fn probe_engine_for(lang: &str) -> Result<Box<dyn Synthesizer + Send>> {
+    if Kokoro::speaks(lang) && phonemize::has_voice(lang)? {
+        return Ok(Box::new(Kokoro::load_graph(kokoro::GRAPH_INT8, 0)?));
+    }
+    engine_for(lang)
+}
+
 /// [`engine_for`] with `threads` ONNX Runtime threads for Kokoro (0 = all cores).
 fn engine_with_threads(lang: &str, threads: usize) -> Result<Box<dyn Synthesizer + Send>> {
     if !phonemize::has_voice(lang)? {

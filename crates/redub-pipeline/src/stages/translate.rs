@@ -31,7 +31,7 @@ fn inputs(cx: &JobCx) -> Result<serde_json::Value> {
         "register": req.register,
         "temperature": settings(cx).temperature,
         // The timing check speaks lines with the synthesizer.
-        "synthesizer": cx.backends.identity("synthesize"),
+        "synthesizer": cx.backends.probe_identity(),
     }))
 }
 
@@ -39,7 +39,7 @@ fn run(cx: &JobCx, dir: &Path) -> Result<()> {
     let (req, from) = (cx.req, cx.from_lang()?);
     let segments = cx.segments()?;
     let mut translator = cx.backends.translator(&req.translator, &settings(cx), &from, &req.to)?;
-    let mut tts = cx.backends.synthesizer(&req.to)?;
+    let mut tts = cx.backends.probe_synthesizer(&req.to)?;
     let voice = tts.voices(&req.to).into_iter().next().unwrap_or_default();
     let progress = cx.events().progress_fn(STAGE.name);
     let (wps, measured) = budget_rate(cx, translator.as_mut(), tts.as_mut(), &voice, &segments)?;

@@ -22,7 +22,7 @@ fn inputs(cx: &JobCx) -> Result<serde_json::Value> {
         "pins": req.voice_pins,
         "reference_max_ms": req.reference_max_ms,
         "to": req.to,
-        "synthesizer": cx.backends.identity("synthesize"),
+        "synthesizer": cx.backends.probe_identity(),
         "backend": cx.backends.identity("voices"),
     }))
 }
@@ -115,7 +115,7 @@ fn stock_probes(cx: &JobCx, dir: &Path, lines: &[&str]) -> Result<Vec<(String, A
     let progress = cx.events().progress_fn(STAGE.name);
     // Loading the engine names the voices; Kokoro builds its ONNX Runtime session only when a
     // probe is not in the shared cache and has to be read.
-    let mut tts = cx.backends.synthesizer(lang)?;
+    let mut tts = cx.backends.probe_synthesizer(lang)?;
     let names = tts.voices(lang);
     let mut probes = Vec::new();
     for (i, v) in names.iter().enumerate() {
@@ -141,7 +141,7 @@ fn after(cx: &JobCx) -> Result<()> {
 /// before (fixed probe texts are the same in every job), else spoken and kept there.
 pub(crate) fn reading(cx: &JobCx, tts: &mut dyn Synthesizer, voice: &str, text: &str) -> Result<Audio> {
     let lang = &cx.req.to;
-    let key = unit_key(&json!([cx.backends.identity("synthesize"), lang, voice, text]));
+    let key = unit_key(&json!([cx.backends.probe_identity(), lang, voice, text]));
     let cached = cx.backends.shared_cache().map(|c| c.join("voice-probes").join(format!("{key}.wav")));
     if let Some(Ok(a)) = cached.as_ref().filter(|p| p.is_file()).map(|p| redub_media::read_wav_mono(p)) {
         return Ok(a);
