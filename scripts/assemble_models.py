@@ -203,8 +203,8 @@ def kokoro(dl, models):
     check(durations, sha, f"models/{rel} cut by kokoro_durations.py",
           "if kokoro_durations.py was changed on purpose, put the new sha256 in models.lock")
     write_atomic(models / rel, durations)
-    # Its convolutions as uint8 x int8 products (kokoro_vnni.py), which the engine speaks with
-    # on CPUs with VNNI: about 1.5x faster there. Deterministic too, so pinned.
+    # Its convolutions as uint8 x int8 products (kokoro_vnni.py), for REDUB_KOKORO_GRAPH=vnni on
+    # CPUs with VNNI: about 1.5x faster there. Deterministic too, so pinned.
     import kokoro_vnni
     rel, sha = pinned("kokoro.vnni", "file")
     vnni = kokoro_vnni.convert(bytes(blob))

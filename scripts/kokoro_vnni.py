@@ -20,8 +20,8 @@ added in float instead of rounded to the integer grid. A line then takes about 1
 
 Why it is a second file and not a replacement: without VNNI, ONNX Runtime multiplies uint8 x
 int8 byte pairs with `vpmaddubsw`, whose int16 sums saturate (the same fault docs/asr-onnx.md
-found in Whisper's decoder), so the engine picks this file only on CPUs with VNNI
-(redub-tts, `kokoro.rs`) and the original everywhere else.
+found in Whisper's decoder), so the engine speaks with it only when asked
+(`REDUB_KOKORO_GRAPH=vnni`, refused on CPUs without VNNI; redub-tts `kokoro.rs`).
 
 Standard library only (onnx_proto.py); the output is deterministic and pinned in models.lock.
 """

@@ -34,9 +34,9 @@ pub trait Backends {
     fn synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>>;
     /// The engine that reads the stock voices' probes and measures their speaking rate (07-voices
     /// and 06-translate), and what the probe cache is keyed by. Default: the job's own engine.
-    /// Offline it is Kokoro's int8 graph on every CPU, so which voice a speaker gets does not
-    /// depend on whether the CPU has VNNI: the choice's margins are within what another exact
-    /// computation of the same voice moves them (bench/RESULTS.md, 2026-12-04).
+    /// Offline it is Kokoro's int8 graph whichever graph speaks (`REDUB_KOKORO_GRAPH`), so which
+    /// voice a speaker gets does not depend on it: the choice's margins are within what another
+    /// exact computation of the same voice moves them (bench/RESULTS.md, 2026-12-04).
     fn probe_synthesizer(&self, lang: &str) -> Result<Box<dyn Synthesizer>> {
         self.synthesizer(lang)
     }

@@ -81,6 +81,11 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
 #[test]
 fn kokoro_vnni_graph_speaks_as_the_int8_graph_does() {
     use redub_tts::kokoro::{cpu_has_vnni, graph, GRAPH_INT8, GRAPH_VNNI};
+    if !cpu_has_vnni() {
+        // Without VNNI the graph's uint8 x int8 sums saturate: there is nothing to compare.
+        println!("this CPU has no VNNI: the VNNI graph is not for it");
+        return;
+    }
     let mut int8 = Kokoro::load_graph(GRAPH_INT8, 1).unwrap();
     let mut vnni = Kokoro::load_graph(GRAPH_VNNI, 1).expect("setup makes the VNNI graph (make setup)");
     let take = |k: &mut Kokoro, voice: &str| {
@@ -105,8 +110,8 @@ fn kokoro_vnni_graph_speaks_as_the_int8_graph_does() {
     assert!(a.duration_ms().abs_diff(b.duration_ms()) <= 50, "{} ms against {} ms", a.duration_ms(), b.duration_ms());
     // … and the same speech: far closer to the int8 take than another voice reading the line.
     assert!(same > 0.9 && same > voice, "envelope correlation {same:.3} (another voice: {voice:.3})");
-    if cpu_has_vnni() && std::env::var_os(redub_tts::kokoro::GRAPH_ENV).is_none() {
-        assert_eq!(graph().unwrap(), GRAPH_VNNI, "a CPU with VNNI speaks with the VNNI graph");
+    if std::env::var_os(redub_tts::kokoro::GRAPH_ENV).is_none() {
+        assert_eq!(graph().unwrap(), GRAPH_INT8, "the int8 graph is the default");
     }
 }
 
