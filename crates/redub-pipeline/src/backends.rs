@@ -253,7 +253,7 @@ impl Backends for OfflineBackends {
                 })
             }
             "synthesize" => {
-                // The graph the engine picks on this CPU: the two speak the same lines a little differently.
+                // The graph the engine speaks with (REDUB_KOKORO_GRAPH): the two render lines a little differently.
                 let graph = redub_tts::kokoro::graph().unwrap_or(redub_tts::kokoro::GRAPH_INT8);
                 serde_json::json!({ "backend": "kokoro|espeak-ng", "model": model_id(graph) })
             }
