@@ -84,9 +84,17 @@ fn load_one(path: &Path, threads: usize, spin: bool) -> Result<Session> {
 impl Sessions {
     pub fn load(dir: &Path, threads: usize, spin: bool) -> Result<Self> {
         let threads = threads.max(1);
-        let encoder = load_one(&dir.join("encoder.onnx"), threads, spin)?;
-        let cross_kv = load_one(&dir.join("cross_kv.onnx"), threads, spin)?;
-        let decoder = load_one(&dir.join("decoder.onnx"), threads, spin)?;
+        // The three sessions are built side by side: ONNX Runtime optimizes a graph on the
+        // calling thread, so one after another the build is the sum of three single-core waits.
+        let (encoder, cross_kv, decoder) = std::thread::scope(|s| {
+            let load = |name: &'static str| s.spawn(move || load_one(&dir.join(name), threads, spin));
+            let (e, c, d) = (load("encoder.onnx"), load("cross_kv.onnx"), load("decoder.onnx"));
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<Session>>| {
+                h.join().unwrap_or_else(|_| Err(fail("a thread building a Whisper ONNX session panicked")))
+            };
+            (join(e), join(c), join(d))
+        });
+        let (encoder, cross_kv, decoder) = (encoder?, cross_kv?, decoder?);
         let layers = decoder.inputs().iter().filter(|i| i.name().starts_with("past_k_")).count();
         if layers == 0 || !decoder.outputs().iter().any(|o| o.name() == "alignment") {
             return Err(fail(format!(
