@@ -7,7 +7,7 @@
 //! `ASR_BEAM` (1 = greedy), `ASR_PAUSE` (ms), `ASR_FLASH=1`, `ASR_BACKEND=onnx` (`OnnxWhisper`;
 //! `ASR_MODEL` is then its folder, `ASR_SPIN=1` lets ORT's threads spin, `ASR_WINDOW` the longest window in ms), `ASR_CALL=all` (one call for all
 //! windows instead of one per window), `ASR_MODE=legacy` (the windows
-//! before packing: regions joined only across pauses up to 200 ms). `ASR_LANG` (en) the language, `ASR_TS=1` decodes Whisper's timestamp tokens (onnx). `ASR_REGIONS=FILE` caches
+//! before packing: regions joined only across pauses up to 200 ms). `ASR_LANG` (en) the language (`auto`: detected), `ASR_TS=1` decodes Whisper's timestamp tokens (onnx). `ASR_REGIONS=FILE` caches
 //! the VAD regions (`start end` in ms per line); `ASR_WORDS=FILE` writes `start end word` lines.
 
 #![allow(clippy::unwrap_used)]
@@ -75,6 +75,7 @@ fn main() {
     let regions = regions(&audio);
     let onnx = std::env::var("ASR_BACKEND").as_deref() == Ok("onnx");
     let lang = std::env::var("ASR_LANG").unwrap_or_else(|_| "en".into());
+    let lang = (lang != "auto").then_some(lang);
     let beam = if onnx { env("ASR_BEAM").unwrap_or(OnnxWhisperSettings::default().beam_size) } else { s.beam_size };
     let t0 = Instant::now();
     let (mut onnx_w, mut cpp_w) = (None, None);
@@ -101,11 +102,11 @@ fn main() {
     let mut segs = Vec::new();
     if std::env::var("ASR_CALL").as_deref() == Ok("all") && !legacy {
         // One call for all regions: the windows are decoded side by side.
-        segs = w.transcribe(&audio, &regions, Some(lang.as_str()), &Ctx::quiet()).unwrap();
+        segs = w.transcribe(&audio, &regions, lang.as_deref(), &Ctx::quiet()).unwrap();
     } else {
         // One call per window, as the pipeline caches them.
         for g in &groups {
-            segs.extend(w.transcribe(&audio, g, Some(lang.as_str()), &Ctx::quiet()).unwrap());
+            segs.extend(w.transcribe(&audio, g, lang.as_deref(), &Ctx::quiet()).unwrap());
         }
     }
     let took = t1.elapsed().as_secs_f64();

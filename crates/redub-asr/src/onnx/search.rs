@@ -53,6 +53,14 @@ impl Rules {
     /// Log-probabilities of the next token after `seq` (the tokens sampled so far, without the
     /// prompt), from that row's logits (changed in place).
     pub fn logprobs(&self, logits: &mut [f32], seq: &[u32]) -> Vec<f32> {
+        let lse = self.apply(logits, seq);
+        logits.iter().map(|&v| v - lse).collect()
+    }
+
+    /// The rules applied to a row of logits in place (a forbidden token becomes -inf); returns
+    /// the row's log-normaliser, so that a token's log-probability is `logits[t] - lse`. Beam
+    /// search ranks on the logits themselves and needs no log-softmax row per beam.
+    pub fn apply(&self, logits: &mut [f32], seq: &[u32]) -> f32 {
         let n = logits.len();
         let ts = (self.ts_begin as usize).min(n);
         for &t in &self.suppress {
@@ -69,7 +77,7 @@ impl Rules {
         }
         if !self.timestamps {
             logits[ts..].fill(f32::NEG_INFINITY);
-            return log_softmax(logits);
+            return log_sum_exp(&logits[..ts]);
         }
         if seq.is_empty() {
             // The first token is a timestamp, at most 1 s into the window.
@@ -78,15 +86,14 @@ impl Rules {
         } else {
             self.timestamp_rules(logits, seq);
         }
-        let mut lp = log_softmax(logits);
-        // A timestamp when all timestamps together are likelier than any one text token.
-        let ts_mass = log_sum_exp(&lp[ts..]);
-        let text_max = lp[..ts].iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        if ts_mass > text_max {
+        // A timestamp when all timestamps together are likelier than any one text token
+        // (the same comparison on log-probabilities: both sides share the normaliser).
+        let ts_mass = log_sum_exp(&logits[ts..]);
+        if ts_mass > max_of(&logits[..ts]) {
             logits[..ts].fill(f32::NEG_INFINITY);
-            lp = log_softmax(logits);
+            return ts_mass;
         }
-        lp
+        log_sum_exp(logits)
     }
 
     /// Timestamps come in pairs (a segment's end and the next one's start, or the end before
@@ -116,12 +123,60 @@ pub fn log_softmax(x: &[f32]) -> Vec<f32> {
     x.iter().map(|&v| v - lse).collect()
 }
 
+/// Lanes of the vector loops below: wide enough for the compiler to use SIMD registers.
+const LANES: usize = 8;
+
+fn max_of(x: &[f32]) -> f32 {
+    let mut m = [f32::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (m, &v) in m.iter_mut().zip(c) {
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    tail.iter().chain(&m).copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// ln Σ exp(x). A decoder step needs it for every beam over the whole vocabulary (52k tokens),
+/// so the exponentials are [`exp_neg`]'s, which vectorize, instead of one libm call each.
 fn log_sum_exp(x: &[f32]) -> f32 {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = max_of(x);
     if !max.is_finite() {
         return max;
     }
-    max + x.iter().map(|&v| (v - max).exp()).sum::<f32>().ln()
+    let mut acc = [0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += exp_neg(v - max);
+        }
+    }
+    let sum: f32 = acc.iter().sum::<f32>() + tail.iter().map(|&v| exp_neg(v - max)).sum::<f32>();
+    max + sum.ln()
+}
+
+/// e^x for x <= 0 (-inf included), to about 1e-7 relative: x = n ln 2 + r with |r| <= ln 2 / 2,
+/// e^r by its Taylor series to r^6 (error below r^7 / 7! = 6e-8), times 2^n built in the
+/// exponent bits. Below -87 it returns 2^-126 scaled, about 1e-38: nothing next to the row's
+/// maximum term, which is 1. Branch-free, so a loop over it vectorizes.
+#[inline(always)]
+fn exp_neg(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // No `f32::max` (NaN rules) and wrapping integer ops (debug overflow checks): either keeps
+    // the loop scalar.
+    let x = if x > -87.0 { x } else { -87.0 };
+    // Round to nearest by the 1.5 * 2^23 trick (no SSE4.1 `round` needed); n as an integer is
+    // then in the low mantissa bits of `t`, so no float-to-int conversion either.
+    const MAGIC: f32 = 12_582_912.0;
+    let t = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let n_int = t.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(127);
+    f32::from_bits(n_int << 23) * p
 }
 
 /// The `k` best (log-probability, token) of a row, best first, finite only.
@@ -236,13 +291,13 @@ fn beam(
     }
     while !live.is_empty() && live[0].tokens.len() < max_len && finished.len() < n {
         let tokens: Vec<i64> = live.iter().map(|h| i64::from(*h.tokens.last().unwrap_or(&eot))).collect();
-        let step = s.step(cross, &tokens, &kv, None, false)?;
+        let mut step = s.step(cross, &tokens, &kv, None, false)?;
         let vocab = step.last_logits.len() / live.len();
         let mut cands: Vec<(f64, usize, u32, f32)> = Vec::with_capacity(live.len() * (n + 1));
-        for (k, h) in live.iter().enumerate() {
-            let mut row = step.last_logits[k * vocab..(k + 1) * vocab].to_vec();
-            let lp = rules.logprobs(&mut row, &h.tokens);
-            for (l, t) in top_k(&lp, n + 1) {
+        for (k, (h, row)) in live.iter().zip(step.last_logits.chunks_exact_mut(vocab)).enumerate() {
+            let lse = rules.apply(row, &h.tokens);
+            for (v, t) in top_k(row, n + 1) {
+                let l = v - lse;
                 cands.push((h.sum + f64::from(l), k, t, l));
             }
         }
@@ -526,5 +581,42 @@ mod tests {
         assert!(!a.contains(&2), "a suppressed token is never drawn");
         assert!(a.iter().filter(|&&t| t == 3).count() > 180, "p(3) ≈ 0.987");
         assert_eq!(top_k(&lp, 2).iter().map(|x| x.1).collect::<Vec<_>>(), vec![3, 0]);
+    }
+
+    #[test]
+    fn the_vector_exponential_matches_libm() {
+        let mut worst = 0f64;
+        for i in 0..=20_000 {
+            let x = -(i as f32) * 0.0045; // 0 down to -90
+            let want = f64::from(x).exp();
+            let got = f64::from(exp_neg(x));
+            if want > 1e-30 {
+                worst = worst.max((got - want).abs() / want);
+            } else {
+                assert!(got < 1e-30, "exp({x}) = {got}");
+            }
+        }
+        assert!(worst < 3e-7, "worst relative error {worst}");
+        assert!(exp_neg(f32::NEG_INFINITY) < 1e-37);
+    }
+
+    #[test]
+    fn the_normaliser_matches_a_log_softmax_in_f64() {
+        // A vocabulary-sized row with a few forbidden tokens, and an odd length (a tail).
+        let row: Vec<f32> = (0..51_865)
+            .map(|i| if i % 997 == 0 { f32::NEG_INFINITY } else { ((i * 7919) % 1000) as f32 * 0.02 - 12.0 })
+            .collect();
+        let max = row.iter().copied().fold(f64::NEG_INFINITY, |m, v| m.max(f64::from(v)));
+        let want = max + row.iter().map(|&v| (f64::from(v) - max).exp()).sum::<f64>().ln();
+        let got = f64::from(log_sum_exp(&row));
+        assert!((got - want).abs() < 1e-4, "{got} against {want}");
+        assert_eq!(log_sum_exp(&[f32::NEG_INFINITY; 3]), f32::NEG_INFINITY);
+        // Rules::apply ranks on the logits: the same best tokens and log-probabilities.
+        let r = Rules::new(&[], &[], &specials());
+        let mut a = vec![0.5, 3.0, -1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 9.0, 0.0];
+        let lp = r.clone().logprobs(&mut a.clone(), &[1]);
+        let lse = r.apply(&mut a, &[1]);
+        let ranked: Vec<(f32, u32)> = top_k(&a, 3).into_iter().map(|(v, t)| (v - lse, t)).collect();
+        assert_eq!(ranked, top_k(&lp, 3));
     }
 }
