@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Word error rate of the ONNX Whisper decoder under several settings, on more than the sample:
-# the call (fixtures/speech-2spk) and the five voices of fixtures/voices (English, French,
-# Italian ×2, Russian; their reference texts come from the Debian packages' core-sounds-*.txt),
-# each also over a music-like bed with a telephone band limit. A study, not a test: it prints one
+# the call (fixtures/speech-2spk, also through examples/sample.mp4's AAC track) and the five
+# voices of fixtures/voices (English, French, Italian ×2, Russian; their reference texts come
+# from the Debian packages' core-sounds-*.txt), each also over a music-like bed with a
+# telephone band limit. A study, not a test: it prints one
 # line per input and setting and the error totals (docs/asr-onnx.md, "Decoding without
 # timestamps").
 #
@@ -27,7 +28,7 @@ for l in en fr it ru; do
   dpkg-deb --fsys-tarfile deb/asterisk-core-sounds-${l}_*.deb \
     | tar -xO "./usr/share/doc/asterisk-core-sounds-$l/core-sounds-$l.txt.gz" | gunzip >"deb/core-sounds-$l.txt"
 done
-declare -A LANGS=([sample]=en [allison]=en [june]=fr [carlo]=it [menardi]=it [ivrvoiceru]=ru)
+declare -A LANGS=([sample]=en [sample_aac]=en [allison]=en [june]=fr [carlo]=it [menardi]=it [ivrvoiceru]=ru)
 for v in allison june carlo menardi ivrvoiceru; do
   # The reference: each prompt's text, in the order the fixture's .txt lists them.
   python3 - "$ROOT/fixtures/voices/$v.txt" "deb/core-sounds-${LANGS[$v]}.txt" >"$v.ref" <<'EOF'
@@ -51,6 +52,10 @@ EOF
 done
 cp "$ROOT/fixtures/speech-2spk/sample.wav" sample.wav
 cp "$ROOT/fixtures/speech-2spk/sample.stm" sample.stm
+# The call as the pipeline hears it from the demo clip: through the MP4's 96 kb/s AAC track and
+# 01-ingest's resampling (redub_media::extract_audio: ffmpeg -ac 1 -ar 16000).
+ffmpeg -v error -y -i "$ROOT/examples/sample.mp4" -map 0:a:0 -vn -ac 1 -ar 16000 -c:a pcm_s16le sample_aac.wav
+cp sample.stm sample_aac.stm
 # The bed: pink noise and two tones under a 2 Hz tremolo, the speech at 0.7× through a 3.4 kHz
 # low-pass (a telephone band).
 for v in sample allison june carlo menardi ivrvoiceru; do
@@ -63,10 +68,10 @@ for v in sample allison june carlo menardi ivrvoiceru; do
 done
 settings=("$@")
 : >results.txt
-for v in sample allison june carlo menardi ivrvoiceru sample_bed allison_bed june_bed carlo_bed menardi_bed ivrvoiceru_bed; do
+for v in sample sample_aac allison june carlo menardi ivrvoiceru sample_bed allison_bed june_bed carlo_bed menardi_bed ivrvoiceru_bed; do
   base=${v%_bed}
   ref=$v.ref
-  [[ $base == sample ]] && ref=$v.stm
+  [[ $base == sample* ]] && ref=$v.stm
   for s in "${settings[@]}"; do
     read -r ts beam <<<"$s"
     line=$(ASR_LANG=${LANGS[$base]} ASR_BACKEND=onnx ASR_TS=$ts ASR_BEAM=$beam ASR_REGIONS="$v.regions" "$BIN" "$v.wav" "$ref" 2>&1 |
