@@ -1,14 +1,15 @@
 //! The `redub` binary: a thin CLI over `redub-pipeline`. It parses arguments, shows progress
 //! (bars for people, JSON lines with `--json`) and prints errors with their causes.
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use redub_core::Event;
-use redub_pipeline::{DubRequest, EventSink, OfflineBackends};
+use redub_pipeline::{DubRequest, EventSink};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
+
+mod commands;
 
 #[derive(Parser, Debug)]
 #[command(name = "redub", version, about = "Dub a video into another language, offline.")]
@@ -23,143 +24,167 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Dub INPUT into the language given by --to.
-    Dub {
-        /// The video (or audio) file to dub.
-        input: PathBuf,
-        /// Target language (ISO 639-1, e.g. `es`).
-        #[arg(long)]
-        to: String,
-        /// Source language (detected from the speech when omitted).
-        #[arg(long)]
-        from: Option<String>,
-        /// Output file (default: `<input>.<to>.mp4` beside the input): `.mp4`, `.m4v`, `.mov`,
-        /// or `.mkv` for Matroska.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// Keep the original audio as a second track (tagged with the source language, not
-        /// the default).
-        #[arg(long)]
-        keep_original_audio: bool,
-        /// Subtitles: `files` (SRT and WebVTT beside the output, in both languages and
-        /// bilingual) or `embed` (those files, and the target and source subtitles as streams
-        /// of the output too).
-        #[arg(long, default_value = "files", value_name = "MODE")]
-        subtitles: redub_pipeline::request::SubtitleMode,
-        /// What the dubbed voices go over: `separate` (the original voices taken out, music and
-        /// effects kept at their level), `duck` (the original turned down 18 dB under speech),
-        /// `drop` (nothing).
-        #[arg(long, default_value = "separate", value_name = "MODE")]
-        background: redub_pipeline::Background,
-        /// Whisper runtime: `onnx` (default: about 3.4× faster than whisper.cpp here, word times
-        /// close to faster-whisper's, 13.6% word error rate on the sample) or `whisper-cpp`
-        /// (17.3% on the sample; docs/asr-onnx.md).
-        #[arg(long, default_value = "onnx", value_name = "RUNTIME")]
-        asr: redub_pipeline::Asr,
-        /// Folder for job folders (default: `$REDUB_HOME/jobs`, i.e. `~/.cache/redub/jobs`).
-        #[arg(long)]
-        jobs_dir: Option<PathBuf>,
-        /// Print one JSON event per line instead of progress bars.
-        #[arg(long)]
-        json: bool,
-        /// Stop after this stage (e.g. `06-translate`, to review `translations.json` before any
-        /// line is spoken); the same command without it resumes from there.
-        #[arg(long, value_name = "STAGE")]
-        stop_after: Option<String>,
-        #[command(flatten)]
-        speakers: SpeakerArgs,
-        #[command(flatten)]
-        translation: TranslationArgs,
-        #[command(flatten)]
-        voices: VoiceArgs,
-        #[command(flatten)]
-        scale: ScaleArgs,
-    },
+    Dub(DubArgs),
     /// Run units of other machines' jobs (separation pieces, diarization chunks, transcription
     /// windows, stock-voice synthesis) taken from NATS JetStream; start as many as there are
     /// machines (docs/scale-out.md).
-    Worker {
-        /// The NATS server (or servers, comma-separated), e.g. `nats://10.0.0.5:4222`. A worker
-        /// started before the server waits for it.
-        #[arg(long, value_name = "URL")]
-        nats: String,
-        /// This worker's name in logs and results (default: host name and process id).
-        #[arg(long)]
-        name: Option<String>,
-        /// Where fetched files and running tasks are kept (default `$REDUB_HOME/worker`).
-        #[arg(long)]
-        cache_dir: Option<PathBuf>,
-        #[command(flatten)]
-        queue: QueueArgs,
-    },
+    Worker(WorkerArgs),
     /// List the voice each speaker of a dub job got (and the stock voices there are to pin).
-    Voices {
-        /// The job folder, or a job's name under --jobs-dir (printed by `redub dub`).
-        job: PathBuf,
-        /// Folder for job folders (default: `$REDUB_HOME/jobs`).
-        #[arg(long)]
-        jobs_dir: Option<PathBuf>,
-        /// Print the voice map as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Voices(VoicesArgs),
     /// The studio: a web app and JSON API on --bind (jobs queued and run one at a time, review
     /// before synthesis, live progress). Off loopback every call needs the printed API token.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: std::net::SocketAddr,
-        /// The studio's folder: its database, uploads, outputs and jobs (default
-        /// `$REDUB_HOME/studio`).
-        #[arg(long)]
-        home: Option<PathBuf>,
-        /// Largest upload accepted, in MB.
-        #[arg(long, default_value_t = 4096)]
-        max_upload_mb: u64,
-        /// Most jobs waiting in the queue.
-        #[arg(long, default_value_t = 32)]
-        max_queued: usize,
-        /// The built web app (default: `web/dist` of this checkout, when it exists).
-        #[arg(long)]
-        web: Option<PathBuf>,
-        #[command(flatten)]
-        scale: ScaleArgs,
-    },
+    Serve(ServeArgs),
     /// Find who speaks when in INPUT and write it as RTTM.
-    Diarize {
-        /// The video or audio file.
-        input: PathBuf,
-        /// RTTM file to write (default: `<input name>.redub.rttm` beside the input, so a reference
-        /// `<input name>.rttm` is never overwritten; `-` for stdout).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// Print one JSON event per line instead of progress bars.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        speakers: SpeakerArgs,
-    },
+    Diarize(DiarizeArgs),
     /// A finished job's QA report: per line (fit, overlap, stretch, engine speed, start
     /// offset, round-trip WER/CER, flags), per speaker (likeness), loudness, per stage; with
     /// --ref-rttm/--ref-stm also DER and source WER. `redub eval der` scores two RTTM files.
-    #[command(args_conflicts_with_subcommands = true)]
-    Eval {
-        #[command(subcommand)]
-        what: Option<Eval>,
-        /// The job folder, or a job's name under --jobs-dir (printed by `redub dub`).
-        job: Option<PathBuf>,
-        /// Folder for job folders (default: `$REDUB_HOME/jobs`).
-        #[arg(long)]
-        jobs_dir: Option<PathBuf>,
-        /// Reference speaker turns (RTTM): adds the job's diarization error rate.
-        #[arg(long)]
-        ref_rttm: Option<PathBuf>,
-        /// Reference transcript (STM): adds the source transcript's word error rate.
-        #[arg(long)]
-        ref_stm: Option<PathBuf>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Eval(EvalArgs),
+}
+
+// The arguments of `redub dub`.
+#[derive(clap::Args, Debug)]
+struct DubArgs {
+    /// The video (or audio) file to dub.
+    input: PathBuf,
+    /// Target language (ISO 639-1, e.g. `es`).
+    #[arg(long)]
+    to: String,
+    /// Source language (detected from the speech when omitted).
+    #[arg(long)]
+    from: Option<String>,
+    /// Output file (default: `<input>.<to>.mp4` beside the input): `.mp4`, `.m4v`, `.mov`,
+    /// or `.mkv` for Matroska.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Keep the original audio as a second track (tagged with the source language, not
+    /// the default).
+    #[arg(long)]
+    keep_original_audio: bool,
+    /// Subtitles: `files` (SRT and WebVTT beside the output, in both languages and
+    /// bilingual) or `embed` (those files, and the target and source subtitles as streams
+    /// of the output too).
+    #[arg(long, default_value = "files", value_name = "MODE")]
+    subtitles: redub_pipeline::request::SubtitleMode,
+    /// What the dubbed voices go over: `separate` (the original voices taken out, music and
+    /// effects kept at their level), `duck` (the original turned down 18 dB under speech),
+    /// `drop` (nothing).
+    #[arg(long, default_value = "separate", value_name = "MODE")]
+    background: redub_pipeline::Background,
+    /// Whisper runtime: `onnx` (default: about 3.4× faster than whisper.cpp here, word times
+    /// close to faster-whisper's, 13.6% word error rate on the sample) or `whisper-cpp`
+    /// (17.3% on the sample; docs/asr-onnx.md).
+    #[arg(long, default_value = "onnx", value_name = "RUNTIME")]
+    asr: redub_pipeline::Asr,
+    /// Folder for job folders (default: `$REDUB_HOME/jobs`, i.e. `~/.cache/redub/jobs`).
+    #[arg(long)]
+    jobs_dir: Option<PathBuf>,
+    /// Print one JSON event per line instead of progress bars.
+    #[arg(long)]
+    json: bool,
+    /// Stop after this stage (e.g. `06-translate`, to review `translations.json` before any
+    /// line is spoken); the same command without it resumes from there.
+    #[arg(long, value_name = "STAGE")]
+    stop_after: Option<String>,
+    #[command(flatten)]
+    speakers: SpeakerArgs,
+    #[command(flatten)]
+    translation: TranslationArgs,
+    #[command(flatten)]
+    voices: VoiceArgs,
+    #[command(flatten)]
+    scale: ScaleArgs,
+}
+
+// The arguments of `redub worker`.
+#[derive(clap::Args, Debug)]
+struct WorkerArgs {
+    /// The NATS server (or servers, comma-separated), e.g. `nats://10.0.0.5:4222`. A worker
+    /// started before the server waits for it.
+    #[arg(long, value_name = "URL")]
+    nats: String,
+    /// This worker's name in logs and results (default: host name and process id).
+    #[arg(long)]
+    name: Option<String>,
+    /// Where fetched files and running tasks are kept (default `$REDUB_HOME/worker`).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    queue: QueueArgs,
+}
+
+// The arguments of `redub voices`.
+#[derive(clap::Args, Debug)]
+struct VoicesArgs {
+    /// The job folder, or a job's name under --jobs-dir (printed by `redub dub`).
+    job: PathBuf,
+    /// Folder for job folders (default: `$REDUB_HOME/jobs`).
+    #[arg(long)]
+    jobs_dir: Option<PathBuf>,
+    /// Print the voice map as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+// The arguments of `redub serve`.
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: std::net::SocketAddr,
+    /// The studio's folder: its database, uploads, outputs and jobs (default
+    /// `$REDUB_HOME/studio`).
+    #[arg(long)]
+    home: Option<PathBuf>,
+    /// Largest upload accepted, in MB.
+    #[arg(long, default_value_t = 4096)]
+    max_upload_mb: u64,
+    /// Most jobs waiting in the queue.
+    #[arg(long, default_value_t = 32)]
+    max_queued: usize,
+    /// The built web app (default: `web/dist` of this checkout, when it exists).
+    #[arg(long)]
+    web: Option<PathBuf>,
+    #[command(flatten)]
+    scale: ScaleArgs,
+}
+
+// The arguments of `redub diarize`.
+#[derive(clap::Args, Debug)]
+struct DiarizeArgs {
+    /// The video or audio file.
+    input: PathBuf,
+    /// RTTM file to write (default: `<input name>.redub.rttm` beside the input, so a reference
+    /// `<input name>.rttm` is never overwritten; `-` for stdout).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Print one JSON event per line instead of progress bars.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    speakers: SpeakerArgs,
+}
+
+// The arguments of `redub eval`.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct EvalArgs {
+    #[command(subcommand)]
+    what: Option<Eval>,
+    /// The job folder, or a job's name under --jobs-dir (printed by `redub dub`).
+    job: Option<PathBuf>,
+    /// Folder for job folders (default: `$REDUB_HOME/jobs`).
+    #[arg(long)]
+    jobs_dir: Option<PathBuf>,
+    /// Reference speaker turns (RTTM): adds the job's diarization error rate.
+    #[arg(long)]
+    ref_rttm: Option<PathBuf>,
+    /// Reference transcript (STM): adds the source transcript's word error rate.
+    #[arg(long)]
+    ref_stm: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -339,225 +364,12 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Dub {
-            input,
-            to,
-            from,
-            output,
-            keep_original_audio,
-            subtitles,
-            background,
-            asr,
-            jobs_dir,
-            json,
-            stop_after,
-            speakers,
-            translation,
-            voices,
-            scale,
-        } => {
-            let output = output.unwrap_or_else(|| {
-                let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dub".into());
-                input.with_file_name(format!("{stem}.{to}.mp4"))
-            });
-            // An output name Redub cannot write is refused before any work.
-            redub_pipeline::stages::mux::check_output(&output)?;
-            let jobs_dir = jobs_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("jobs"));
-            let mut req = DubRequest {
-                from,
-                keep_original_audio,
-                subtitles,
-                diarize: speakers.settings(),
-                stop_after,
-                background,
-                ..DubRequest::new(input, output, &to, jobs_dir)
-            };
-            translation.apply(&mut req)?;
-            voices.apply(&mut req)?;
-            let sink = if json { EventSink::with_listener(print_json) } else { bars() };
-            let farm = match &scale.nats {
-                Some(url) => {
-                    let name = redub_pipeline::job_id(&req.input, req.from.as_deref(), &req.to);
-                    let farm = redub_scale::NatsFarm::connect(&scale.queue.settings(url)?, &name, sink.clone())?;
-                    Some(farm)
-                }
-                None => None,
-            };
-            let summary = redub_pipeline::dub_on(
-                &req,
-                &OfflineBackends { asr },
-                sink,
-                farm.as_ref().map(|f| f as &dyn redub_pipeline::Farm),
-            )
-            .with_context(|| format!("dubbing {}", req.input.display()))?;
-            if let (Some(after), false) = (&summary.paused_after, json) {
-                eprintln!("stopped after {after} as asked: {} lines", summary.lines);
-                eprintln!("job:       {}", summary.job_dir.display());
-                eprintln!("lines:     {}", summary.job_dir.join("06-translate/translations.json").display());
-                eprintln!("run the same command without --stop-after to go on");
-                print_review(&summary);
-                return Ok(());
-            }
-            if !json {
-                eprintln!("dubbed {} lines {}→{}", summary.lines, summary.from, summary.to);
-                eprintln!("output:    {}", summary.output.display());
-                for s in &summary.subtitles {
-                    eprintln!("subtitles: {}", s.display());
-                }
-                eprintln!("report:    {}", summary.job_dir.join("output/report.json").display());
-                print_stages(&summary);
-                print_review(&summary);
-            }
-            Ok(())
-        }
-        Command::Voices { job, jobs_dir, json } => {
-            let dir = job_dir(job, jobs_dir)?;
-            let file = dir.join("07-voices/voices.json");
-            let text = std::fs::read_to_string(&file).with_context(|| {
-                format!("{} has no voice map yet: run `redub dub` until it has passed the voices stage", dir.display())
-            })?;
-            let map: redub_pipeline::voices::VoiceMap =
-                serde_json::from_str(&text).with_context(|| format!("reading {}", file.display()))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&map)?);
-                return Ok(());
-            }
-            let hz = |v: Option<f32>| v.map_or("-".to_string(), |v| format!("{v:.0} Hz"));
-            println!(
-                "{:<8} {:<12} {:<18} {:>10} {:>9} {:>10}  reference",
-                "speaker", "backend", "voice", "speaker F0", "voice F0", "similarity"
-            );
-            for (sp, v) in &map {
-                let voice = if v.voice.is_empty() { "(clone)".to_string() } else { v.voice.clone() };
-                let voice = if v.pinned { format!("{voice} (pinned)") } else { voice };
-                println!(
-                    "{:<8} {:<12} {:<18} {:>10} {:>9} {:>10}  {} ({:.1} s)",
-                    sp,
-                    v.backend,
-                    voice,
-                    hz(v.speaker_f0_hz),
-                    hz(v.voice_f0_hz),
-                    v.similarity.map_or("-".to_string(), |s| format!("{s:.3}")),
-                    dir.join("07-voices").join(&v.reference).display(),
-                    v.reference_ms as f64 / 1000.0
-                );
-            }
-            let mut stock: Vec<String> = std::fs::read_dir(dir.join("07-voices/probes"))
-                .map(|d| {
-                    d.filter_map(|e| e.ok())
-                        .filter_map(|e| e.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            stock.sort();
-            if !stock.is_empty() {
-                println!("stock voices: {}", stock.join(", "));
-            }
-            println!("to change one: rerun the same `redub dub` command with --voice SPEAKER=VOICE (only voices and later stages are redone)");
-            Ok(())
-        }
-        Command::Worker { nats, name, cache_dir, queue } => {
-            let name = name.unwrap_or_else(|| {
-                let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-                format!("{}-{}", host.trim(), std::process::id())
-            });
-            let opts = redub_scale::worker::WorkerOptions {
-                settings: queue.settings(&nats)?,
-                name,
-                cache_dir: cache_dir.unwrap_or_else(|| redub_core::paths::redub_home().join("worker")),
-            };
-            redub_scale::worker::run(&opts)?;
-            Ok(())
-        }
-        Command::Serve { bind, home, max_upload_mb, max_queued, web, scale } => {
-            let home = home.unwrap_or_else(|| redub_core::paths::redub_home().join("studio"));
-            let exe = std::env::current_exe().context("finding the redub program that runs each job")?;
-            let mut config = redub_server::Config::new(home, exe, bind);
-            config.max_upload_bytes = max_upload_mb.saturating_mul(1 << 20);
-            config.max_queued = max_queued;
-            if let Some(url) = &scale.nats {
-                // Checked here, so a bad URL fails the server and not every job.
-                let _ = scale.queue.settings(url)?;
-                config.dub_args = ["--nats".to_string(), url.clone()].into_iter().chain(scale.queue.args()).collect();
-            }
-            config.web_dir = web.or_else(|| {
-                let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/dist");
-                checkout.join("index.html").is_file().then_some(checkout)
-            });
-            let studio = redub_server::Studio::open(config)?;
-            eprintln!(
-                "studio: http://{bind}/ (API: http://{bind}/api/openapi.json; folder {})",
-                studio.config.home.display()
-            );
-            let rt = tokio::runtime::Runtime::new().context("starting the studio's runtime")?;
-            rt.block_on(redub_server::serve(studio))?;
-            Ok(())
-        }
-        Command::Diarize { input, output, json, speakers } => {
-            let sink = if json { EventSink::with_listener(print_json) } else { bars() };
-            let turns = redub_pipeline::diarize_file(&input, &speakers.settings(), &OfflineBackends::default(), &sink)
-                .with_context(|| format!("diarizing {}", input.display()))?;
-            let uri = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
-            let text = redub_diarize::rttm::to_string(&uri, &turns);
-            let n = turns.iter().map(|t| t.speaker.as_str()).collect::<std::collections::BTreeSet<_>>().len();
-            match output.as_deref() {
-                Some(p) if p == std::path::Path::new("-") => print!("{text}"),
-                _ => {
-                    let path = output.unwrap_or_else(|| input.with_file_name(format!("{uri}.redub.rttm")));
-                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-                    if json {
-                        print_json(&Event::new(
-                            "done",
-                            "",
-                            serde_json::json!({ "output": path, "speakers": n, "turns": turns.len() }),
-                        ));
-                    } else {
-                        eprintln!("{n} speakers, {} turns: {}", turns.len(), path.display());
-                    }
-                }
-            }
-            Ok(())
-        }
-        Command::Eval { what: None, job, jobs_dir, ref_rttm, ref_stm, json } => {
-            let Some(job) = job else {
-                anyhow::bail!(
-                    "redub eval: name a job folder (`redub eval JOB_DIR`), or use `redub eval der --ref R --hyp H`"
-                )
-            };
-            let dir = job_dir(job, jobs_dir)?;
-            let report = redub_pipeline::eval(&dir, &redub_pipeline::EvalRefs { rttm: ref_rttm, stm: ref_stm })?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{}", redub_qa::text::summary(&report));
-                println!("page: {}", dir.join("output/report.html").display());
-            }
-            Ok(())
-        }
-        Command::Eval { what: Some(Eval::Der { reference, hyp, collar, json }), .. } => {
-            if !(0.0..=5.0).contains(&collar) {
-                anyhow::bail!("--collar {collar} is out of range: give seconds between 0 and 5 (0.25 is the usual)");
-            }
-            let r = redub_diarize::rttm::read(&reference)?;
-            let h = redub_diarize::rttm::read(&hyp)?;
-            let report = redub_diarize::der::score(&r, &h, (collar * 1000.0).round() as u64);
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                println!(
-                    "DER {:.2}% (collar {collar} s): missed {:.2} s, false alarm {:.2} s, confusion {:.2} s of {:.2} s scored",
-                    report.der * 100.0,
-                    report.miss_s,
-                    report.false_alarm_s,
-                    report.confusion_s,
-                    report.total_s
-                );
-                for (r, h) in &report.mapping {
-                    println!("  {r} = {h}");
-                }
-            }
-            Ok(())
-        }
+        Command::Dub(a) => commands::dub(a),
+        Command::Worker(a) => commands::worker(a),
+        Command::Voices(a) => commands::voices(a),
+        Command::Serve(a) => commands::serve(a),
+        Command::Diarize(a) => commands::diarize(a),
+        Command::Eval(a) => commands::eval(a),
     }
 }
 
