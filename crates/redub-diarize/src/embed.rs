@@ -29,7 +29,7 @@ impl Embedder {
 
     pub fn load() -> Result<Self> {
         let model = redub_core::paths::model_file(Self::MODEL, "CAM++ speaker embedding model")?;
-        Ok(Self { session: redub_onnx::session(&model, 1)?, fbank: Fbank::new() })
+        Ok(Self { session: redub_onnx::session(&model, crate::MODEL_THREADS)?, fbank: Fbank::new() })
     }
 
     /// Unit-length embedding of 16 kHz mono samples, or `None` when there is too little audio.

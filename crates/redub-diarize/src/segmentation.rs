@@ -17,6 +17,10 @@ pub const FRAME_STEP: usize = 270;
 pub const FRAME_SPAN: usize = 991;
 /// Local speakers per window.
 pub const LOCAL: usize = 3;
+/// Windows per model call (see `Segmenter::run_batch`). On 132 s of speech (50 windows) at 2
+/// threads: 1.24 s one window at a time, 0.89 s in fours, 0.90 s in eights, 1.01 s in sixteens;
+/// the frames decoded were the same every time.
+const BATCH: usize = 4;
 
 /// Which local speakers each powerset class switches on.
 const POWERSET: [[bool; LOCAL]; 7] = [
@@ -66,7 +70,7 @@ impl Segmenter {
 
     pub fn load() -> Result<Self> {
         let model = redub_core::paths::model_file(Self::MODEL, "pyannote segmentation-3.0 model")?;
-        Ok(Self { session: redub_onnx::session(&model, 1)? })
+        Ok(Self { session: redub_onnx::session(&model, crate::MODEL_THREADS)? })
     }
 
     /// Window starts covering `n` samples every `step` samples; the last window is aligned to the
@@ -85,35 +89,54 @@ impl Segmenter {
     /// Segment `samples` (16 kHz mono) in 10 s windows every `step` samples. Short audio is
     /// padded with silence to a full window, and frames past the real end are dropped.
     pub fn run(&mut self, samples: &[f32], step: usize, ctx: &Ctx) -> Result<Vec<Window>> {
-        let fail = |e: redub_onnx::ort::Error| Error::backend("segmentation-3.0", e);
         let starts = Self::starts(samples.len(), step);
         let mut out = Vec::with_capacity(starts.len());
-        for (i, &start) in starts.iter().enumerate() {
+        for batch in starts.chunks(BATCH) {
             ctx.check_cancel()?;
-            let mut x = samples[start..(start + WINDOW).min(samples.len())].to_vec();
-            let real = x.len();
-            x.resize(WINDOW, 0.0);
-            let input = Tensor::from_array(([1usize, 1, WINDOW], x)).map_err(fail)?;
-            let outputs = self.session.run(redub_onnx::ort::inputs!["input_values" => input]).map_err(fail)?;
-            let (shape, logits) = outputs["logits"].try_extract_tensor::<f32>().map_err(fail)?;
-            let classes = POWERSET.len();
-            if shape.len() != 3 || shape[2] as usize != classes {
-                return Err(Error::backend("segmentation-3.0", format!("unexpected output shape {shape:?}")));
-            }
-            // Keep frames whose centre lies inside the real audio.
-            let keep = (0..shape[1] as usize).take_while(|f| frame_centre(*f) < real).count();
-            let active = logits
-                .chunks_exact(classes)
-                .take(keep)
-                .map(|row| {
-                    let best = (0..classes).max_by(|a, b| row[*a].total_cmp(&row[*b])).unwrap_or(0);
-                    POWERSET[best]
-                })
-                .collect();
-            out.push(Window { start, active });
-            ctx.progress(i as u64 + 1, starts.len() as u64);
+            out.extend(self.run_batch(samples, batch)?);
+            ctx.progress(out.len() as u64, starts.len() as u64);
         }
         Ok(out)
+    }
+
+    /// The windows at `starts` in one model call: a [B, 1, 10 s] batch keeps the LSTM's
+    /// products matrix-sized, where one window at a time leaves them vector-sized.
+    fn run_batch(&mut self, samples: &[f32], starts: &[usize]) -> Result<Vec<Window>> {
+        let fail = |e: redub_onnx::ort::Error| Error::backend("segmentation-3.0", e);
+        let mut x = Vec::with_capacity(starts.len() * WINDOW);
+        let mut real = Vec::with_capacity(starts.len());
+        for &start in starts {
+            let piece = &samples[start..(start + WINDOW).min(samples.len())];
+            real.push(piece.len());
+            x.extend_from_slice(piece);
+            x.resize(x.len() + WINDOW - piece.len(), 0.0);
+        }
+        let input = Tensor::from_array(([starts.len(), 1, WINDOW], x)).map_err(fail)?;
+        let outputs = self.session.run(redub_onnx::ort::inputs!["input_values" => input]).map_err(fail)?;
+        let (shape, logits) = outputs["logits"].try_extract_tensor::<f32>().map_err(fail)?;
+        let classes = POWERSET.len();
+        if shape.len() != 3 || shape[0] as usize != starts.len() || shape[2] as usize != classes {
+            return Err(Error::backend("segmentation-3.0", format!("unexpected output shape {shape:?}")));
+        }
+        let per_window = shape[1] as usize * classes;
+        Ok(starts
+            .iter()
+            .zip(real)
+            .zip(logits.chunks_exact(per_window))
+            .map(|((&start, real), logits)| {
+                // Keep frames whose centre lies inside the real audio.
+                let keep = (0..shape[1] as usize).take_while(|f| frame_centre(*f) < real).count();
+                let active = logits
+                    .chunks_exact(classes)
+                    .take(keep)
+                    .map(|row| {
+                        let best = (0..classes).max_by(|a, b| row[*a].total_cmp(&row[*b])).unwrap_or(0);
+                        POWERSET[best]
+                    })
+                    .collect();
+                Window { start, active }
+            })
+            .collect())
     }
 }
 
