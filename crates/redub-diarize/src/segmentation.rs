@@ -18,8 +18,9 @@ pub const FRAME_SPAN: usize = 991;
 /// Local speakers per window.
 pub const LOCAL: usize = 3;
 /// Windows per model call (see `Segmenter::run_batch`). On 132 s of speech (50 windows) at 2
-/// threads: 1.24 s one window at a time, 0.89 s in fours, 0.90 s in eights, 1.01 s in sixteens;
-/// the frames decoded were the same every time.
+/// threads: 1.24 s one window at a time, 0.89 s in fours, 0.90 s in eights, 1.01 s in sixteens
+/// (at 1 thread, eights only took 1.69 s against 1.83 s); the same count of active frames each
+/// time.
 const BATCH: usize = 4;
 
 /// Which local speakers each powerset class switches on.
@@ -99,8 +100,8 @@ impl Segmenter {
         Ok(out)
     }
 
-    /// The windows at `starts` in one model call: a [B, 1, 10 s] batch keeps the LSTM's
-    /// products matrix-sized, where one window at a time leaves them vector-sized.
+    /// The windows at `starts` in one model call, a [B, 1, 10 s] batch: one window per call
+    /// leaves the second intra-op thread too little work per operation.
     fn run_batch(&mut self, samples: &[f32], starts: &[usize]) -> Result<Vec<Window>> {
         let fail = |e: redub_onnx::ort::Error| Error::backend("segmentation-3.0", e);
         let mut x = Vec::with_capacity(starts.len() * WINDOW);
@@ -115,7 +116,7 @@ impl Segmenter {
         let outputs = self.session.run(redub_onnx::ort::inputs!["input_values" => input]).map_err(fail)?;
         let (shape, logits) = outputs["logits"].try_extract_tensor::<f32>().map_err(fail)?;
         let classes = POWERSET.len();
-        if shape.len() != 3 || shape[0] as usize != starts.len() || shape[2] as usize != classes {
+        if shape.len() != 3 || shape[0] as usize != starts.len() || shape[1] < 1 || shape[2] as usize != classes {
             return Err(Error::backend("segmentation-3.0", format!("unexpected output shape {shape:?}")));
         }
         let per_window = shape[1] as usize * classes;
